@@ -1,0 +1,41 @@
+"""The hash chain of contract §5, in one place: the API document of an entry,
+its canonical JSON, and the hash that links it to the one before."""
+
+import hashlib
+import json
+
+GENESIS_HASH = "0" * 64
+
+
+def format_ts(ts) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry_document(entry) -> dict:
+    """The entry exactly as the API returns it (the serializer uses this too)."""
+    return {
+        "id": str(entry.id),
+        "seq": entry.seq,
+        "ts": format_ts(entry.ts),
+        "actor_type": entry.actor_type,
+        "actor": entry.actor,
+        "action": entry.action,
+        "target_type": entry.target_type,
+        "target_id": entry.target_id,
+        "status": entry.status,
+        "ip": entry.ip,
+        "user_agent": entry.user_agent,
+        "request_id": entry.request_id,
+        "meta": entry.meta,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }
+
+
+def canonical_json(document: dict) -> str:
+    unhashed = {key: value for key, value in document.items() if key != "hash"}
+    return json.dumps(unhashed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def compute_hash(document: dict) -> str:
+    return hashlib.sha256((document["prev_hash"] + canonical_json(document)).encode("utf-8")).hexdigest()

@@ -1,0 +1,42 @@
+"""gunicorn settings for `make run` and production. Everything is overridable
+from the environment (GUNICORN_CMD_ARGS or the variables below)."""
+
+import os
+import shutil
+
+from prometheus_client import multiprocess
+
+bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
+
+# Throttle counters, render locks and cached charts live in the cache. Without
+# Redis that cache is per-process memory, so serve one process with threads;
+# with Redis every process shares it and we can use every core.
+if os.environ.get("REDIS_URL"):
+    workers = int(os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) * 2 + 1))
+    threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+else:
+    workers = 1
+    threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+max_requests = 5000  # recycle workers to bound slow leaks
+max_requests_jitter = 500
+accesslog = None  # the app writes one structured line per request itself
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server):
+    """Metrics from all workers are summed from files in this directory; files
+    left by an earlier run would be summed in too."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path, exist_ok=True)
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,39 @@
+"""The client's address, the one rule for audit entries, approvals and throttles.
+
+The socket peer is the client unless the peer is one of our own proxies
+(`TRUSTED_PROXIES`); only then is `X-Forwarded-For` believed, read from the
+right, skipping our proxies, so a client cannot spoof it by sending the header.
+"""
+
+import ipaddress
+from functools import lru_cache
+
+from django.conf import settings
+
+
+@lru_cache(maxsize=8)
+def _networks(cidrs: tuple[str, ...]):
+    return tuple(ipaddress.ip_network(c.strip(), strict=False) for c in cidrs if c.strip())
+
+
+def address_in(address: str | None, cidrs) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except (TypeError, ValueError):
+        return False
+    return any(ip in net for net in _networks(tuple(cidrs)))
+
+
+def client_ip(request) -> str | None:
+    peer = request.META.get("REMOTE_ADDR") or None
+    trusted = settings.TRUSTED_PROXIES
+    if not trusted or not address_in(peer, trusted):
+        return peer
+    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not address_in(hop, trusted):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # garbage in the header: fall back to what we know
+    return peer

@@ -1,0 +1,110 @@
+import logging
+import re
+import time
+import uuid
+
+from django.conf import settings
+
+from tradeplatform import request_context
+from tradeplatform.client_ip import client_ip
+from tradeplatform.problems import PROBLEM_CONTENT_TYPE, problem_response
+
+access_log = logging.getLogger("tradeplatform.access")
+logger = logging.getLogger(__name__)
+
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+USER_AGENT_MAX = 512
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(settings.PROBLEM_PATH_PREFIXES)
+
+
+class RequestContextMiddleware:
+    """Outermost: gives every request its id and context, and writes the one
+    access log line (never the body, headers or query string)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        token = request_context.begin(
+            request_id=request_id,
+            ip=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX],
+        )
+        try:
+            response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            ctx = request_context.current()
+            access_log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "principal": f"{ctx.actor_type}:{ctx.actor}" if ctx.actor else None,
+                    "ip": ctx.ip,
+                },
+            )
+            return response
+        finally:
+            request_context.end(token)
+
+
+class ApiProblemMiddleware:
+    """Makes every non-success answer under the API prefixes a problem+json,
+    including those Django produces without DRF (unknown route, 405 from a
+    plain view, crashes, oversized bodies), with `DEBUG` on or off."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and is_api_path(request.path)
+            and not response.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE)
+        ):
+            headers = {k: response[k] for k in ("Allow", "Retry-After", "WWW-Authenticate") if k in response}
+            return problem_response(response.status_code, path=request.path, headers=headers)
+        return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if not is_api_path(request.path):
+            return None
+        view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
+        limit = getattr(view_class, "max_body_bytes", settings.API_MAX_BODY_BYTES)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return problem_response(400, path=request.path, detail="Invalid Content-Length header.")
+        if length > limit:
+            return problem_response(413, path=request.path, detail=f"The request body exceeds {limit} bytes.")
+        return None
+
+    def process_exception(self, request, exception):
+        if not is_api_path(request.path):
+            return None
+        logger.error("unhandled error", exc_info=exception)
+        return problem_response(500, path=request.path, detail="An unexpected error occurred.")
+
+
+class SessionActorMiddleware:
+    """Admin and other session-authenticated pages: the logged-in operator is
+    the actor. API views set the actor in their authentication classes."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            request_context.set_actor("user", user.get_username())
+        return self.get_response(request)
