@@ -1,6 +1,18 @@
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+
+
+def pytest_configure(config):
+    # Production storage needs `collectstatic` and its manifest; tests (and
+    # the browser tests' live server) serve the app's static files directly.
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+    # PBKDF2's deliberate slowness would dominate the suite's run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

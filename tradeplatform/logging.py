@@ -18,7 +18,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": ctx.request_id,
+            "request_id": getattr(record, "request_id", ctx.request_id),
         }
         for field in ACCESS_FIELDS:
             if hasattr(record, field):

@@ -6,14 +6,14 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from django_prometheus.exports import ExportToDjangoView
 
 from tradeplatform.client_ip import address_in, client_ip
 from tradeplatform.problems import problem_response
 
 
-@require_GET
+@require_safe
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
@@ -37,7 +37,7 @@ def cache_answers() -> bool:
     return answered
 
 
-@require_GET
+@require_safe
 def readyz(request):
     checks = {"database": database_answers(), "cache": cache_answers()}
     failed = [name for name, ok in checks.items() if not ok]
@@ -47,7 +47,7 @@ def readyz(request):
     return JsonResponse({"status": "ready", "checks": {name: "ok" for name in checks}})
 
 
-@require_GET
+@require_safe
 def metrics(request):
     """Prometheus text, summed over all worker processes when gunicorn runs
     with PROMETHEUS_MULTIPROC_DIR; hidden (404) outside METRICS_ALLOWED_CIDRS."""
