@@ -1,7 +1,10 @@
 import pytest
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
+
+from audit import triggers
+from tradeplatform import request_context
 
 
 def pytest_configure(config):
@@ -22,9 +25,47 @@ def _fresh_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_request_context():
+    """A management command run in one test sets its actor in the context of
+    the test process; it must not become the actor of the next test's entries."""
+    token = request_context.begin()
+    yield
+    request_context.end(token)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _audit_table_flushable():
+    """The database refuses DELETE and TRUNCATE on the audit table, yet Django
+    empties every table after each transactional test: lift the triggers for
+    that flush only, inside its transaction, and put them straight back."""
+    ops_class = type(connection.ops)
+    flush = ops_class.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        with transaction.atomic(using=self.connection.alias):
+            triggers.remove(self.connection)
+            flush(self, sql_list)
+            triggers.install(self.connection)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ops_class, "execute_sql_flush", execute_sql_flush)
+        yield
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests of races, locks and triggers that only PostgreSQL shows run in the
     PostgreSQL pass of CI (`DATABASE_URL=postgres://...`)."""
+    for item in items:
+        # A transactional test empties every table when it ends, the rows the
+        # migrations ship too (instruments, consent v1): each one puts them back
+        # first (serialized rollback), so no test depends on which ran before it.
+        marker = item.get_closest_marker("django_db")
+        if marker is not None and marker.kwargs.get("transaction"):
+            item.add_marker(pytest.mark.django_db(*marker.args, **{**marker.kwargs, "serialized_rollback": True}),
+                            append=False)
+        elif marker is None and {"transactional_db", "live_server"} & set(item.fixturenames):
+            item.fixturenames.append("django_db_serialized_rollback")
     if connection.vendor == "postgresql":
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL: run with DATABASE_URL=postgres://...")

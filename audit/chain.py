@@ -37,5 +37,18 @@ def canonical_json(document: dict) -> str:
     return json.dumps(unhashed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def canonical_json_around_link(document: dict) -> tuple[str, str, str]:
+    """The canonical JSON of `document` cut where `prev_hash` and `seq` go:
+    `before + prev_hash + between + str(seq) + after == canonical_json(document)`,
+    so that the appending statement can fill in the link inside the database
+    (`audit.services`). The last occurrences are the top-level keys: only
+    `meta` nests, and it sorts before both; string values cannot hold the
+    unescaped quotes the separators are made of."""
+    text = canonical_json({**document, "prev_hash": "", "seq": 0})
+    head, _, after = text.rpartition('"seq":0')
+    before, _, between = head.rpartition('"prev_hash":""')
+    return before + '"prev_hash":"', '"' + between + '"seq":', after
+
+
 def compute_hash(document: dict) -> str:
     return hashlib.sha256((document["prev_hash"] + canonical_json(document)).encode("utf-8")).hexdigest()

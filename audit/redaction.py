@@ -3,8 +3,14 @@ dropped, at any depth, before the entry is hashed and stored."""
 
 import re
 
-SENSITIVE_KEY = re.compile(r"pass(word)?|pwd|token|secret|signature|authorization|api[_-]?key|cookie|credential",
-                           re.IGNORECASE)
+# Broad on purpose: a harmless key dropped costs a detail, a secret kept
+# costs the secret ("pass" covers password, passwd, passphrase). `access` and
+# `refresh` are the JWT pair's own key names.
+SENSITIVE_KEY = re.compile(
+    r"pass|pwd|token|secret|signature|authorization|bearer|jwt|api[_-]?key|private[_-]?key"
+    r"|cookie|session[_-]?(id|key)|credential|^(access|refresh)$",
+    re.IGNORECASE,
+)
 
 
 def redact(value):

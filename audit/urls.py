@@ -1,1 +1,8 @@
-urlpatterns = []
+from django.urls import path
+
+from audit import views
+
+urlpatterns = [
+    path("audit/", views.AuditEntryListView.as_view(), name="audit-list"),
+    path("audit/export.csv", views.AuditExportView.as_view(), name="audit-export"),
+]

@@ -125,3 +125,21 @@ def test_check_deploy_is_clean_in_production_mode():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_default_sqlite_database_uses_wal_and_a_busy_timeout(tmp_path):
+    result = run_python(
+        """
+        import django; django.setup()
+        from django.db import connection
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            mode = cursor.fetchone()[0]
+            cursor.execute("PRAGMA busy_timeout")
+            print(mode, cursor.fetchone()[0])
+        """,
+        DEBUG="True",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["wal", "20000"]

@@ -2,6 +2,7 @@
 the failed-login throttle, logout, `/me/`, and announces logins and logouts
 with Django's own auth signals (which the audit log records)."""
 
+import hashlib
 import time
 
 from django.conf import settings
@@ -27,7 +28,9 @@ class LoginFailureGuard:
     windows; over the limit, further attempts get 429 until the window ends."""
 
     def __init__(self, request, username: str):
-        self.keys = [f"login-fail:ip:{client_ip(request)}", f"login-fail:user:{username.lower()[:150]}"]
+        # Hashed: a username may hold any character, a cache key should not.
+        username_key = hashlib.sha256(username.lower().encode("utf-8", "surrogatepass")).hexdigest()
+        self.keys = [f"login-fail:ip:{client_ip(request)}", f"login-fail:user:{username_key}"]
 
     def check(self):
         limit = settings.LOGIN_FAILURE_LIMIT
@@ -54,7 +57,8 @@ class TokenView(TokenObtainPairView):
     """POST {"username", "password"} → {"access", "refresh"}. Unknown user and
     wrong password give the same 401 (Django's backend hashes in both cases)."""
 
-    throttle_classes = []  # LoginFailureGuard is the limit that matters here
+    # LoginFailureGuard limits guessing; the default per-address rate (anon)
+    # still bounds successful logins, each of which writes an audit entry.
 
     @extend_schema(responses={200: TokenPairSerializer, 401: OpenApiResponse(description="Bad credentials")})
     def post(self, request, *args, **kwargs):
@@ -72,7 +76,8 @@ class TokenView(TokenObtainPairView):
 
 
 class RefreshView(TokenRefreshView):
-    throttle_classes = []
+    """Rate-limited per address by the default (anon) throttle: every
+    refresh rotates the token and writes to the blacklist."""
 
 
 class LogoutSerializer(serializers.Serializer):

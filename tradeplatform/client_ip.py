@@ -24,16 +24,22 @@ def address_in(address: str | None, cidrs) -> bool:
     return any(ip in net for net in _networks(tuple(cidrs)))
 
 
+def _canonical(address: str | None) -> str | None:
+    try:
+        return str(ipaddress.ip_address(address))
+    except (TypeError, ValueError):
+        return None
+
+
 def client_ip(request) -> str | None:
-    peer = request.META.get("REMOTE_ADDR") or None
+    # Only ever an address or None: callers store it in inet columns, and a
+    # server on a unix socket reports no address (or a path) as the peer.
+    peer = _canonical(request.META.get("REMOTE_ADDR"))
     trusted = settings.TRUSTED_PROXIES
     if not trusted or not address_in(peer, trusted):
         return peer
     hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
     for hop in reversed(hops):
         if not address_in(hop, trusted):
-            try:
-                return str(ipaddress.ip_address(hop))
-            except ValueError:
-                return peer  # garbage in the header: fall back to what we know
+            return _canonical(hop) or peer  # garbage in the header: fall back to what we know
     return peer

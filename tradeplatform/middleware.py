@@ -4,6 +4,7 @@ import time
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 
 from tradeplatform import request_context
 from tradeplatform.client_ip import client_ip
@@ -93,6 +94,10 @@ class ApiProblemMiddleware:
     def process_exception(self, request, exception):
         if not is_api_path(request.path):
             return None
+        if isinstance(exception, RequestDataTooBig):
+            return problem_response(413, path=request.path)
+        if isinstance(exception, SuspiciousOperation):
+            return None  # Django answers 400; __call__ makes that a problem
         logger.error("unhandled error", exc_info=exception)
         return problem_response(500, path=request.path, detail="An unexpected error occurred.")
 

@@ -7,3 +7,106 @@ from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 class BearerScheme(SimpleJWTScheme):
     target_class = "tradeplatform.authentication.BearerAuthentication"
     name = "bearerAuth"
+
+
+# --- Problem answers in the schema ------------------------------------------------
+# Views document their success bodies and the refusals particular to them;
+# the answers every operation can give (contract §0) are added here, once,
+# so the published schema lists every status a client will actually see.
+
+PROBLEM = {
+    "type": "object",
+    "description": "RFC 9457 problem details (contract §0). Some problems add members, e.g. "
+                   "`current_version` on a `consent-outdated` conflict.",
+    "properties": {
+        "type": {"type": "string", "format": "uri", "description": "Stable URI of the problem type."},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string", "description": "The request path."},
+        "request_id": {"type": "string", "nullable": True, "description": "Also in the X-Request-ID header."},
+    },
+    "required": ["type", "title", "status", "detail", "instance", "request_id"],
+}
+VALIDATION_PROBLEM = {
+    "allOf": [
+        {"$ref": "#/components/schemas/Problem"},
+        {
+            "type": "object",
+            "properties": {"errors": {
+                "type": "object",
+                "description": 'Messages per field; nested fields as dotted paths ("candles.3.high").',
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            }},
+            "required": ["errors"],
+        },
+    ],
+}
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "required": True,
+                               "description": "Seconds to wait before retrying."}}
+COMMON_PROBLEMS = {
+    400: "Malformed JSON (or JSON nested deeper than the server allows).",
+    401: "Missing, bad or expired credentials.",
+    404: "No such object, or one the caller may not see.",
+    413: "Request body too large.",
+    415: "Request body is not JSON.",
+    422: "Invalid fields or query parameters.",
+    429: "Too many requests; retry after `Retry-After` seconds.",
+    503: "A backing service (the database) is unavailable; retry after `Retry-After` seconds.",
+}
+
+
+def _problem_statuses(path: str, operation: dict) -> set[int]:
+    statuses = {429, 503}
+    has_body = "requestBody" in operation
+    query = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+    if path.startswith("/api/v1/"):
+        statuses.add(401)  # every versioned operation checks a token, a signature or credentials
+    if "{" in path or "cursor" in query:
+        statuses.add(404)  # DRF's cursor pagination answers a cursor it did not make with 404
+    if has_body:
+        statuses |= {400, 413, 415, 422}
+    if query:
+        statuses.add(422)
+    return statuses
+
+
+def _problem_content(status: int) -> dict:
+    name = "ValidationProblem" if status == 422 else "Problem"
+    return {"application/problem+json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+
+
+def _filter_names(generator) -> dict[tuple[str, str], set[str]]:
+    """The django-filter parameters of each (path, method)."""
+    names = {}
+    for path, _, method, callback in generator.endpoints or []:
+        filterset = getattr(getattr(callback, "cls", None), "filterset_class", None)
+        if filterset is not None:
+            names[(path.replace("{pk}", "{id}"), method.lower())] = set(filterset.base_filters)
+    return names
+
+
+def document_problem_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook: every operation documents the
+    problem answers it can give, each with the problem+json body. List
+    filters sent empty (`?status=`, as an HTML form sends them) mean "no
+    filter": the schema says so with `allowEmptyValue`."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM
+    schemas["ValidationProblem"] = VALIDATION_PROBLEM
+    filters = _filter_names(generator)
+    for path, item in result.get("paths", {}).items():
+        for method, operation in item.items():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and parameter["name"] in filters.get((path, method), ()):
+                    parameter["allowEmptyValue"] = True
+            responses = operation.setdefault("responses", {})
+            for status in _problem_statuses(path, operation):
+                responses.setdefault(str(status), {"description": COMMON_PROBLEMS[status]})
+            for code, response in responses.items():
+                if not code.isdigit() or int(code) < 400:
+                    continue
+                response.setdefault("content", _problem_content(int(code)))
+                if code in ("429", "503"):
+                    response.setdefault("headers", {}).update(RETRY_AFTER)
+    return result

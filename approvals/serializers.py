@@ -1,0 +1,30 @@
+from rest_framework import serializers
+
+from approvals.models import Approval, ConsentText
+
+
+class ConsentTextSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ConsentText
+        fields = ["version", "text", "published_at"]
+
+
+class ApprovalSerializer(serializers.ModelSerializer):
+    """The approval resource (contract §4)."""
+
+    class Meta:
+        model = Approval
+        fields = ["id", "signal", "decision", "consent_version", "reason", "ip", "user_agent", "created_at"]
+        read_only_fields = fields
+
+
+class DecisionRequestSerializer(serializers.Serializer):
+    """The request body as documented in the OpenAPI schema. The rules
+    themselves are applied by `approvals.services.decide_signal`, after the
+    checks on the signal (contract §4's order)."""
+
+    signal = serializers.UUIDField()
+    decision = serializers.ChoiceField(choices=Approval.Decision.choices)
+    consent_version = serializers.CharField(max_length=Approval._meta.get_field("consent_version").max_length)
+    reason = serializers.CharField(max_length=Approval._meta.get_field("reason").max_length, required=False,
+                                   allow_blank=True)

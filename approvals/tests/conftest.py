@@ -1,0 +1,90 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from approvals.models import ConsentText
+from signals.models import Instrument, Producer, Signal
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username, *, is_staff=False):
+        return get_user_model().objects.create_user(username, f"{username}@example.com", "pw-" + username,
+                                                    is_staff=is_staff)
+
+    return make
+
+
+@pytest.fixture
+def client_for():
+    """An API client carrying a real Bearer token of `user`, as a mobile app would."""
+
+    def make(user):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+@pytest.fixture
+def operator(make_user):
+    return make_user("operator", is_staff=True)
+
+
+@pytest.fixture
+def superuser(make_user):
+    """The console's most powerful operator: even they cannot rewrite a decision."""
+    user = make_user("root", is_staff=True)
+    user.is_superuser = True
+    user.save(update_fields=["is_superuser"])
+    return user
+
+
+def instrument(symbol):
+    # get_or_create: a transactional test runs after others' flushes, which
+    # remove the migrations' rows (the shipped instruments, consent v1).
+    return Instrument.objects.get_or_create(symbol=symbol)[0]
+
+
+@pytest.fixture
+def consent_v1(db):
+    return ConsentText.objects.get_or_create(version="1", defaults={"text": "Consent v1.",
+                                                                   "published_at": timezone.now()})[0]
+
+
+@pytest.fixture
+def make_signal(db):
+    """A signal in `owner`'s feed, as ingestion stores it (signals' own tests
+    cover the signed ingestion itself)."""
+    counter = iter(range(1, 10**6))
+
+    def make(owner, *, expires_in=900, created_ago=0, **fields):
+        now = timezone.now()
+        created_at, expires_at = now - timedelta(seconds=created_ago), now + timedelta(seconds=expires_in)
+        producer, _ = Producer.objects.get_or_create(name=f"engine-{owner.username}", owner=owner,
+                                                     defaults={"key_id": f"pk_{owner.username}"})
+        fields.setdefault("side", Signal.Side.BUY)
+        return Signal.objects.create(
+            owner=owner, producer=producer, instrument=instrument(fields.pop("symbol", "EURUSD")),
+            time=min(created_at, expires_at) - timedelta(seconds=1), version=next(counter),
+            entry_price=Decimal("1.08450"), expires_at=expires_at, created_at=created_at,
+            fingerprint="0" * 64, **fields,
+        )
+
+    return make

@@ -1,0 +1,18 @@
+import django_filters
+
+from audit.models import AuditEntry
+
+
+class AuditEntryFilter(django_filters.FilterSet):
+    """Contract §5's filters, shared by the list and the CSV export."""
+
+    actor = django_filters.CharFilter(help_text="username or producer name")
+    target_id = django_filters.CharFilter()
+    since = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte",
+                                             help_text="entries at or after this time (RFC 3339)")
+    until = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt",
+                                             help_text="entries before this time (RFC 3339), exclusive")
+
+    class Meta:
+        model = AuditEntry
+        fields = ["action", "actor", "target_type", "target_id", "status", "since", "until"]

@@ -1,0 +1,60 @@
+"""The operator console lists the log and can change nothing, superusers included."""
+
+import pytest
+from django.test import Client
+
+from audit.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/audit/auditentry/"
+
+
+@pytest.fixture
+def console(operator):
+    client = Client()
+    client.force_login(operator)
+    return client
+
+
+def test_changelist_with_filters_search_and_date_hierarchy(console, chain_of):
+    chain_of(3, actor_type="producer", actor="alpha")
+    response = console.get(CHANGELIST)
+    assert response.status_code == 200
+    changelist = response.context["cl"]
+    assert {f.title for f in changelist.filter_specs} >= {"action", "status", "actor type"}
+    assert changelist.date_hierarchy == "ts"
+    # seq 1 is the operator's own login
+    assert [(e.seq, e.action) for e in changelist.result_list] == [
+        (4, "test.step3"), (3, "test.step2"), (2, "test.step1"), (1, "auth.login")]
+
+    action_filter = next(f for f in changelist.filter_specs if f.title == "action")
+    assert {"auth.login", "admin.change", "signal.create", "approval.create"} <= {
+        value for value, _ in action_filter.lookup_choices}
+    assert [e.seq for e in console.get(CHANGELIST, {"action": "test.step2"}).context["cl"].result_list] == [3]
+    assert [e.seq for e in console.get(CHANGELIST, {"q": "3"}).context["cl"].result_list] == [4]  # target id
+    assert console.get(CHANGELIST, {"q": "alpha"}).context["cl"].result_count == 3  # actor
+    assert console.get(CHANGELIST, {"ts__year": "2026"}).status_code == 200
+
+
+def test_no_add_change_or_delete_even_for_a_superuser(console, operator, chain_of):
+    assert operator.is_superuser
+    entry = chain_of(1)[0]
+    before = list(AuditEntry.objects.values())
+    assert console.get(f"{CHANGELIST}add/").status_code == 403
+    assert console.post(f"{CHANGELIST}add/", {"action": "forged"}).status_code == 403
+    assert console.post(f"{CHANGELIST}{entry.pk}/change/", {"action": "forged"}).status_code == 403
+    assert console.post(f"{CHANGELIST}{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    response = console.post(CHANGELIST, {"action": "delete_selected", "_selected_action": [str(entry.pk)],
+                                         "post": "yes"})
+    assert list(AuditEntry.objects.values()) == before
+    assert "delete_selected" not in response.content.decode()
+
+
+def test_an_entry_can_be_viewed_read_only(console, chain_of):
+    entry = chain_of(1, meta={"instrument": "EURUSD"})[0]
+    response = console.get(f"{CHANGELIST}{entry.pk}/change/")
+    assert response.status_code == 200
+    assert "EURUSD" in response.content.decode()
+    assert not response.context["has_change_permission"]
+    assert 'name="_save"' not in response.content.decode()

@@ -1,0 +1,173 @@
+"""Contract §5 reading: GET /api/v1/audit/ and /api/v1/audit/export.csv."""
+
+import csv
+import io
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from audit import chain
+from audit.exports import ROWS_PER_CHUNK
+from audit.models import AuditEntry
+from audit.selectors import entries_in_chain_order
+from audit.services import append_entry
+
+pytestmark = pytest.mark.django_db
+
+LIST_URL = "/api/v1/audit/"
+EXPORT_URL = "/api/v1/audit/export.csv"
+
+
+def assert_problem(response, status):
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == status
+
+
+def assert_chain_recomputes(documents):
+    """What any client holding the documents can do: rebuild every hash."""
+    prev_hash = chain.GENESIS_HASH
+    for document in sorted(documents, key=lambda d: d["seq"]):
+        assert document["prev_hash"] == prev_hash
+        assert chain.compute_hash(document) == document["hash"]
+        prev_hash = document["hash"]
+
+
+@pytest.fixture
+def mixed_log(chain_of, trader):
+    append_entry(action="auth.login", status="failure", actor_type="user", actor="mallory",
+                 meta={"username": "mallory", "note": "naïve café ✓"})
+    append_entry(action="auth.login", target_type="user", target_id=str(trader.pk), actor_type="user",
+                 actor="trader")
+    append_entry(action="signal.create", target_type="signal", target_id="sig-1", actor_type="producer",
+                 actor="alpha", meta={"instrument": "EURUSD", "price": "1.08450"})
+    return list(AuditEntry.objects.order_by("seq"))
+
+
+@pytest.mark.parametrize("url", [LIST_URL, EXPORT_URL])
+def test_anonymous_gets_401_problem(url, mixed_log):
+    response = APIClient().get(url)
+    assert_problem(response, 401)
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("url", [LIST_URL, EXPORT_URL])
+def test_non_staff_gets_403_problem(url, trader_api, mixed_log):
+    assert_problem(trader_api.get(url), 403)
+
+
+def test_list_is_newest_first_and_each_entry_is_exactly_the_hashed_document(staff_api, mixed_log):
+    response = staff_api.get(LIST_URL)
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["seq"] for r in results] == [3, 2, 1]
+    assert results == [chain.entry_document(e) for e in reversed(mixed_log)]
+    assert set(results[0]) == {"id", "seq", "ts", "actor_type", "actor", "action", "target_type", "target_id",
+                               "status", "ip", "user_agent", "request_id", "meta", "prev_hash", "hash"}
+    assert results[2]["ts"].endswith("Z")
+
+
+def test_hashes_recompute_from_the_api_json_across_pages(staff_api, chain_of, mixed_log):
+    chain_of(7)
+    documents, url = [], f"{LIST_URL}?page_size=4"
+    while url:
+        page = staff_api.get(url)
+        assert page.status_code == 200
+        body = json.loads(page.content.decode("utf-8"))  # as a client parses it, non-ASCII and all
+        documents += body["results"]
+        url = body["next"]
+    assert [d["seq"] for d in documents] == list(range(10, 0, -1))
+    assert_chain_recomputes(documents)
+
+
+@pytest.mark.parametrize(("query", "expected_seqs"), [
+    ("action=auth.login", [2, 1]),
+    ("actor=trader", [2]),
+    ("status=failure", [1]),
+    ("target_type=signal&target_id=sig-1", [3]),
+    ("action=auth.login&status=success", [2]),
+    ("action=nothing", []),
+])
+def test_filters(staff_api, mixed_log, query, expected_seqs):
+    response = staff_api.get(f"{LIST_URL}?{query}")
+    assert [r["seq"] for r in response.json()["results"]] == expected_seqs
+
+
+def test_since_is_inclusive_and_until_exclusive(staff_api, mixed_log):
+    second = chain.format_ts(mixed_log[1].ts)
+    assert [r["seq"] for r in staff_api.get(LIST_URL, {"since": second}).json()["results"]] == [3, 2]
+    assert [r["seq"] for r in staff_api.get(LIST_URL, {"until": second}).json()["results"]] == [1]
+
+
+@pytest.mark.parametrize("url", [LIST_URL, EXPORT_URL])
+def test_bad_filter_values_are_422_problems(staff_api, mixed_log, url):
+    response = staff_api.get(url, {"status": "maybe", "since": "yesterday"})
+    assert_problem(response, 422)
+    assert set(response.json()["errors"]) == {"status", "since"}
+
+
+def read_export(response):
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="audit.csv"'
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8"))))
+
+
+def document_from_csv(row):
+    """The README's rule for reading an export back into API documents."""
+    document = {key: (value if value != "" or key not in ("actor", "ip", "request_id") else None)
+                for key, value in row.items()}
+    document["seq"] = int(row["seq"])
+    document["meta"] = json.loads(row["meta"])
+    return document
+
+
+def test_export_is_every_entry_in_chain_order_and_recomputes(staff_api, chain_of, mixed_log):
+    chain_of(ROWS_PER_CHUNK + 2)  # more than one streamed chunk
+    rows = read_export(staff_api.get(EXPORT_URL))
+    documents = [document_from_csv(row) for row in rows]
+    assert [d["seq"] for d in documents] == list(range(1, ROWS_PER_CHUNK + 6))
+    assert documents == [chain.entry_document(e) for e in AuditEntry.objects.order_by("seq")]
+    assert_chain_recomputes(documents)
+
+
+def test_export_takes_the_list_filters(staff_api, mixed_log):
+    rows = read_export(staff_api.get(EXPORT_URL, {"action": "auth.login", "status": "failure"}))
+    assert [(r["seq"], r["actor"], r["ip"]) for r in rows] == [("1", "mallory", "")]
+
+
+def test_export_answers_csv_whatever_the_accept_header(staff_api, mixed_log):
+    assert len(read_export(staff_api.get(EXPORT_URL, HTTP_ACCEPT="application/json"))) == 3
+
+
+def test_export_reads_in_batches_not_all_at_once(chain_of):
+    chain_of(10)
+    with CaptureQueriesContext(connection) as queries:
+        seqs = [e.seq for e in entries_in_chain_order(batch_size=4)]
+    assert seqs == list(range(1, 11))
+    # the head, then batches of 4, 4 and 2 rows
+    assert len(queries) == 4
+    assert all("LIMIT 4" in q["sql"] for q in queries.captured_queries[1:])
+
+
+def test_openapi_schema_documents_both_endpoints(mixed_log):
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    listing = schema["paths"]["/api/v1/audit/"]["get"]
+    export = schema["paths"]["/api/v1/audit/export.csv"]["get"]
+    filters = {"action", "actor", "target_type", "target_id", "status", "since", "until"}
+    assert filters | {"cursor", "page_size"} <= {p["name"] for p in listing["parameters"]}
+    assert filters <= {p["name"] for p in export["parameters"]}
+    assert list(export["responses"]["200"]["content"]) == ["text/csv"]
+    assert {"200", "401", "403", "422"} <= set(listing["responses"]) & set(export["responses"])
+    documented = schema["components"]["schemas"]["AuditEntry"]["properties"]
+    assert list(documented) == list(chain.entry_document(mixed_log[0]))
+
+
+@pytest.mark.parametrize("method", ["post", "options", "delete"])
+def test_other_methods_on_the_export_are_405_problems(staff_api, method):
+    assert_problem(getattr(staff_api, method)(EXPORT_URL), 405)

@@ -1,0 +1,225 @@
+"""Benchmark (issue 6): chart rendering and caching.
+
+    .venv/bin/python bench/charts_render.py [--repeat 15]
+    DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python bench/charts_render.py
+
+1. The same 500 H1 candles at 1200x600 px: our cold render
+   (charting.render.render_candles) against mplfinance's
+   `mpf.plot(type="candle")` saved to a PNG of the same size, medians of
+   `--repeat` runs each after one warm-up, the two interleaved. mplfinance
+   runs in a process of its own: it changes matplotlib's global rcParams for
+   the rest of a process. Target: ours <= 0.5x mplfinance.
+2. Through the full HTTP stack (middleware, JWT, throttles, database, cache):
+   a cached answer against a cold one (cache cleared before each) and against
+   the bare cold render. Target: cached >= 20x faster than a cold render.
+3. 20 simultaneous requests (threads) for one uncached chart: renders counted
+   by `media_render_total{type="candles"}`. Target: exactly 1.
+
+Steps 2 and 3 run against a throwaway test database (Django's test-database
+machinery: an in-memory SQLite, or `test_<name>` on PostgreSQL, dropped at
+the end) and whatever cache REDIS_URL selects.
+"""
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+for name, value in {
+    "ENV_FILE": "/dev/null", "DEBUG": "False", "SECURE_SSL_REDIRECT": "False", "LOG_LEVEL": "WARNING",
+    "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-0123",
+    "FIELD_ENCRYPTION_KEYS": "YmVuY2gtb25seS1mZXJuZXQta2V5LTAxMjM0NTY3ODk=",
+    "ALLOWED_HOSTS": "testserver", "THROTTLE_USER": "1000000/min",
+}.items():
+    os.environ.setdefault(name, value)
+os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradeplatform.settings")
+
+CANDLES = 500
+WIDTH, HEIGHT = 1200, 600
+CONCURRENT = 20
+OHLC = ("open", "high", "low", "close")
+
+
+def bench_rows(count=CANDLES):
+    """The same `count` H1 bars in every process: a seeded random walk on weekdays."""
+    import numpy as np
+
+    rng = np.random.default_rng(6)
+    time_, price, rows = datetime(2026, 6, 1, tzinfo=timezone.utc), 1.08, []
+    while len(rows) < count:
+        if time_.weekday() < 5:
+            close = price * (1 + rng.normal(0, 0.001))
+            high = max(price, close) * (1 + abs(rng.normal(0, 0.0005)))
+            low = min(price, close) * (1 - abs(rng.normal(0, 0.0005)))
+            rows.append((time_, round(price, 5), round(high, 5), round(low, 5), round(close, 5), 1000.0))
+            price = close
+        time_ += timedelta(hours=1)
+    return rows
+
+
+def median_seconds(action, repeat):
+    action()  # warm-up: imports, font cache
+    return statistics.median(timed(action)[0] for _ in range(repeat))
+
+
+def timed(action) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of one call. Rendering is single-threaded
+    CPU work, so CPU time is the figure a busy shared machine disturbs least."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    action()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def our_render():
+    from charting import render
+
+    series = render.CandleSeries.from_rows([row[:5] for row in bench_rows()])
+    return lambda: render.render_candles(candles=series, instrument="EURUSD", timeframe="H1", precision=5,
+                                         size=render.Size(WIDTH, HEIGHT))
+
+
+def mplfinance_child():
+    """Runs in its own process (see the module docstring): renders once per
+    line read from stdin and answers with the seconds it took."""
+    import mplfinance as mpf
+    import pandas as pd
+
+    frame = pd.DataFrame(bench_rows(), columns=["Date", "Open", "High", "Low", "Close", "Volume"]).set_index("Date")
+    frame.index = frame.index.tz_localize(None)
+
+    def plot():
+        buffer = io.BytesIO()
+        mpf.plot(frame, type="candle", figsize=(WIDTH / 100, HEIGHT / 100),
+                 savefig={"fname": buffer, "dpi": 100, "format": "png"})
+
+    for _ in sys.stdin:
+        print(json.dumps(timed(plot)), flush=True)
+
+
+def render_medians(repeat) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(wall, CPU) medians of ours and of mplfinance, the runs interleaved so
+    that a busy machine slows both alike."""
+    child = subprocess.Popen([sys.executable, __file__, "--mplfinance-child"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+
+    def theirs():
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        return tuple(json.loads(child.stdout.readline()))
+
+    ours = our_render()
+    try:
+        ours(), theirs()  # warm-up
+        mine, other = [], []
+        for _ in range(repeat):
+            mine.append(timed(ours))
+            other.append(theirs())
+    finally:
+        child.stdin.close()
+        child.wait(30)
+    medians = lambda runs: tuple(statistics.median(run[i] for run in runs) for i in (0, 1))  # noqa: E731
+    return medians(mine), medians(other)
+
+
+def http_benchmarks(repeat, cold_render):
+    import django
+
+    django.setup()
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.models import User
+    from charting import services
+    from charting.metrics import media_render_total
+    from signals.models import Instrument
+
+    setup_test_environment()
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        user = User.objects.create_user("bench", "bench@example.com", "bench-password-123")
+        instrument = Instrument.objects.get(symbol="EURUSD")
+        services.upsert_candles(instrument=instrument, timeframe="H1", candles=[
+            {"time": row[0], **{name: Decimal(f"{value:.5f}") for name, value in zip(OHLC, row[1:5])}}
+            for row in bench_rows()])
+        token = str(AccessToken.for_user(user))
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+        path = f"/api/v1/charts/candles/?instrument=EURUSD&timeframe=H1&bars={CANDLES}&width={WIDTH}&height={HEIGHT}"
+
+        def get(expected=200):
+            response = client.get(path)
+            assert response.status_code == expected, response.status_code
+            return response
+
+        def cold():
+            cache.clear()
+            get()
+
+        cold_http = median_seconds(cold, repeat)
+        get()
+        cached_http = median_seconds(get, max(repeat, 200))
+        print(f"HTTP cold (cache cleared each time): median {cold_http * 1000:.2f} ms")
+        print(f"HTTP cached answer:                  median {cached_http * 1000:.3f} ms")
+        print(f"  cold render / cached answer = {cold_render / cached_http:.1f}x (target >= 20x)")
+        print(f"  cold HTTP / cached answer   = {cold_http / cached_http:.1f}x")
+
+        cache.clear()
+        renders = media_render_total.labels(type="candles")
+        before = renders._value.get()
+        barrier = threading.Barrier(CONCURRENT)
+        statuses = []
+
+        def one():
+            try:
+                barrier.wait()
+                thread_client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+                statuses.append(thread_client.get(path).status_code)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=one) for _ in range(CONCURRENT)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        rendered = renders._value.get() - before
+        print(f"{CONCURRENT} simultaneous requests for one uncached chart: statuses {sorted(set(statuses))}, "
+              f"renders {rendered:.0f} (target exactly 1)")
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--mplfinance-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.mplfinance_child:
+        return mplfinance_child()
+
+    mine, theirs = render_medians(args.repeat)
+    print(f"{CANDLES} candles at {WIDTH}x{HEIGHT}, median of {args.repeat} (wall clock / CPU time):")
+    print(f"  mplfinance mpf.plot(type='candle') to PNG: {theirs[0] * 1000:6.1f} ms / {theirs[1] * 1000:6.1f} ms")
+    print(f"  ours, cold render:                        {mine[0] * 1000:6.1f} ms / {mine[1] * 1000:6.1f} ms")
+    print(f"  ratio ours / mplfinance = {mine[0] / theirs[0]:.2f} wall, {mine[1] / theirs[1]:.2f} CPU "
+          "(target <= 0.5)")
+    http_benchmarks(args.repeat, mine[0])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The four charts of contract §6 as `Chart` values: what they draw (from the
+selectors), how (charting/render.py) and under which identity they are
+cached. Authorization happens before: every function here gets objects the
+caller may already see (an owner, a signal)."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from rest_framework.exceptions import NotFound, ValidationError
+
+from charting import render, selectors
+from charting.media import Chart
+
+DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_BARS = 1200, 600, 200
+NO_SIGNAL_CANDLES = "No candles around this signal's time."
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The common query parameters: pixel size and how many bars (or points,
+    or days) to draw."""
+
+    width: int = DEFAULT_WIDTH
+    height: int = DEFAULT_HEIGHT
+    bars: int = DEFAULT_BARS
+
+    @property
+    def size(self) -> render.Size:
+        return render.Size(self.width, self.height)
+
+    def identity(self) -> dict:
+        # The cap changes the bytes, so it is part of what is cached.
+        return {"width": self.width, "height": self.height, "bars": self.bars, "cap": settings.CHART_MAX_BYTES}
+
+
+def candles_chart(*, symbol: str, timeframe: str, frame: Frame) -> Chart:
+    state = selectors.candle_series_state(symbol=symbol, timeframe=timeframe)
+    if state is None:
+        raise ValidationError({"instrument": [f'"{symbol}" is not a known instrument.']})
+    if state.version[0] is None:
+        raise NotFound(f"No {timeframe} candles of {state.symbol} yet.")
+
+    def draw():
+        window = selectors.last_candles_window(instrument=state.instrument_id, timeframe=timeframe, bars=frame.bars)
+        return render.render_candles(candles=render.CandleSeries.from_rows(selectors.ohlc_rows(window)),
+                                     instrument=state.symbol, timeframe=timeframe, precision=state.digits,
+                                     size=frame.size, max_bytes=settings.CHART_MAX_BYTES)
+
+    return Chart("candles", {"instrument": state.symbol, "digits": state.digits, "timeframe": timeframe,
+                             **frame.identity(), "data": state.version}, draw)
+
+
+def signal_chart(*, signal, frame: Frame, timeframe: str | None = None) -> Chart:
+    timeframe = timeframe or selectors.signal_timeframe(signal=signal)
+    version = selectors.candles_version(instrument=signal.instrument_id, timeframe=timeframe) if timeframe else None
+    if version is None or version[0] is None:
+        raise NotFound(NO_SIGNAL_CANDLES)
+    instrument = signal.instrument
+
+    def draw():
+        windows = selectors.signal_windows(signal=signal, timeframe=timeframe, bars=frame.bars)
+        rows = [row for window in windows for row in selectors.ohlc_rows(window)]
+        if not rows:
+            raise NotFound(NO_SIGNAL_CANDLES)
+        marks = render.SignalMarks(side=signal.side, time=signal.time, entry=signal.entry_price,
+                                   stop=signal.stop_loss, target=signal.take_profit, version=signal.version)
+        return render.render_signal(candles=render.CandleSeries.from_rows(sorted(rows, key=lambda row: row[0])),
+                                    signal=marks, instrument=instrument.symbol, timeframe=timeframe,
+                                    precision=instrument.digits, size=frame.size,
+                                    max_bytes=settings.CHART_MAX_BYTES)
+
+    # A signal's prices, side and time never change after it is stored.
+    return Chart("signal", {"signal": str(signal.pk), "digits": instrument.digits, "timeframe": timeframe,
+                            **frame.identity(), "data": version}, draw)
+
+
+def equity_chart(*, owner, frame: Frame) -> Chart:
+    version = selectors.equity_version(owner=owner)
+    if version[0] is None:
+        raise NotFound("No equity points yet.")
+
+    def draw():
+        window = selectors.last_equity_window(owner=owner, points=frame.bars)
+        times, equity, balance = zip(*selectors.equity_rows(window))
+        return render.render_equity(times=times, equity=equity, balance=balance, size=frame.size,
+                                    max_bytes=settings.CHART_MAX_BYTES)
+
+    return Chart("equity", {"owner": str(owner.pk), **frame.identity(), "data": version}, draw)
+
+
+def returns_chart(*, owner, frame: Frame) -> Chart:
+    version = selectors.equity_version(owner=owner)
+    if version[0] is None:
+        raise NotFound("No equity points yet.")
+
+    def draw():
+        # bars + 1 daily closes give `bars` daily returns.
+        closes = selectors.daily_closes(owner=owner, days=frame.bars + 1)
+        returns = selectors.daily_returns_pct(closes)
+        if not returns:
+            raise NotFound("Daily returns need equity points on at least two days.")
+        return render.render_returns(returns_pct=returns, first_day=closes[0][0], last_day=closes[-1][0],
+                                     size=frame.size, max_bytes=settings.CHART_MAX_BYTES)
+
+    return Chart("returns", {"owner": str(owner.pk), **frame.identity(), "data": version}, draw)

@@ -1,0 +1,13 @@
+from django.core.management.base import BaseCommand
+
+from signals import services
+from tradeplatform import request_context
+
+
+class Command(BaseCommand):
+    help = "Store `expired` on pending signals past their expires_at and audit each (run from cron)."
+
+    def handle(self, *args, **options):
+        request_context.set_actor("system", "manage.py expire_signals")
+        count = services.expire_signals()
+        self.stdout.write(f"Expired {count} signal(s).")

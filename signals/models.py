@@ -1,0 +1,147 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Upper
+from django.utils import timezone
+
+
+class Instrument(models.Model):
+    """The whitelist of tradable symbols (contract §3). `digits` is the quoted
+    precision (5 for EURUSD, 3 for USDJPY, 2 for XAUUSD): prices are shown
+    with at least that many decimal places, charts scale their axes with it."""
+
+    symbol = models.CharField(max_length=16, unique=True,
+                              help_text="Upper case, e.g. EURUSD. Incoming signals match it case-insensitively.")
+    enabled = models.BooleanField(default=True, help_text="Signals for a disabled instrument are refused (422).")
+    digits = models.PositiveSmallIntegerField(default=5, help_text="Decimal places the instrument is quoted with.")
+    description = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["symbol"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(symbol=Upper("symbol")), name="instrument_symbol_upper"),
+            models.CheckConstraint(condition=models.Q(digits__lte=8), name="instrument_digits_max_8"),
+        ]
+
+    def __str__(self):
+        return self.symbol
+
+    def clean(self):
+        self.symbol = self.symbol.strip().upper()  # before the constraints are validated
+
+    def save(self, *args, **kwargs):
+        self.clean()
+        super().save(*args, **kwargs)
+
+
+class Producer(models.Model):
+    """A strategy engine that posts HMAC-signed signals (contract §2). The
+    authentication class makes it `request.user` of a signed request, hence
+    the two properties DRF and the throttles ask of a principal."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="producers",
+                              help_text="Whose feed the producer's signals land in.")
+    key_id = models.CharField(max_length=64, unique=True, editable=False)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_authenticated(self):
+        return True
+
+    @property
+    def is_anonymous(self):
+        return False
+
+
+class ProducerSecretQuerySet(models.QuerySet):
+    def live(self, now=None):
+        now = now or timezone.now()
+        return self.filter(models.Q(not_after__isnull=True) | models.Q(not_after__gt=now))
+
+
+class ProducerSecret(models.Model):
+    """One HMAC secret of a producer, Fernet-encrypted (signals/crypto.py). A
+    rotation gives the old secrets a `not_after` (the grace period), after
+    which they no longer verify anything."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    producer = models.ForeignKey(Producer, on_delete=models.CASCADE, related_name="secrets")
+    encrypted_secret = models.TextField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    not_after = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ProducerSecretQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["producer", "not_after"], name="producer_secret_live_idx")]
+
+    def __str__(self):
+        return f"secret of {self.producer_id} from {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Signal(models.Model):
+    class Side(models.TextChoices):
+        BUY = "buy"
+        SELL = "sell"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        EXPIRED = "expired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signals")
+    producer = models.ForeignKey(Producer, on_delete=models.PROTECT, related_name="signals")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="signals")
+    side = models.CharField(max_length=4, choices=Side.choices)
+    time = models.DateTimeField(help_text="When the strategy produced the signal.")
+    version = models.PositiveIntegerField(help_text="The strategy's version.")
+    entry_price = models.DecimalField(max_digits=20, decimal_places=8)
+    stop_loss = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
+    take_profit = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    # The stored status; a pending signal past `expires_at` *reads* as expired
+    # (`effective_status`) before `expire_signals` stores it.
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # SHA-256 of the signal's content (signals/services.py): a repeat of the
+    # dedup key is a harmless replay when this matches, a conflict otherwise.
+    fingerprint = models.CharField(max_length=64, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["producer", "instrument", "time", "version"], name="signal_dedup_key"),
+            models.CheckConstraint(condition=models.Q(version__gte=1), name="signal_version_positive"),
+            models.CheckConstraint(condition=models.Q(entry_price__gt=0), name="signal_entry_price_positive"),
+            models.CheckConstraint(condition=models.Q(expires_at__gt=models.F("time")),
+                                   name="signal_expires_after_time"),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "created_at", "id"], name="signal_feed_idx"),
+            models.Index(fields=["created_at", "id"], name="signal_created_idx"),
+            models.Index(fields=["status", "expires_at"], name="signal_status_expiry_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.side} {self.instrument_id} v{self.version} @ {self.time:%Y-%m-%d %H:%M:%S}"
+
+    def effective_status(self, now=None) -> str:
+        if self.status == self.Status.PENDING and self.expires_at <= (now or timezone.now()):
+            return self.Status.EXPIRED
+        return self.status

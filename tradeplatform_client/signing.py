@@ -1,0 +1,40 @@
+"""The signature of contract §2, and one signed POST.
+
+    X-Timestamp: <unix seconds>
+    X-Signature: sha256=<lowercase hex HMAC-SHA256(secret UTF-8, timestamp + "." + raw body)>
+
+Sign the exact bytes you send: serialize the JSON once and send those bytes.
+"""
+
+import hashlib
+import hmac
+import time
+import urllib.error
+import urllib.request
+
+
+def sign(secret: str, timestamp: int | str, body: bytes, *, key_id: str | None = None) -> dict[str, str]:
+    """The signature headers for `body` sent at `timestamp` (unix seconds);
+    with `key_id`, X-Producer-Id too."""
+    timestamp = str(int(timestamp))
+    digest = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
+    headers = {"X-Timestamp": timestamp, "X-Signature": f"sha256={digest}"}
+    if key_id is not None:
+        headers["X-Producer-Id"] = key_id
+    return headers
+
+
+def post_signed(url: str, body: bytes, *, key_id: str, secret: str, timeout: float = 10.0,
+                now: float | None = None) -> tuple[int, dict[str, str], bytes]:
+    """POSTs `body` (JSON bytes) signed; returns (status, headers, response body).
+    Error answers (4xx/5xx) are returned too, not raised: their problem+json
+    body says what was wrong."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json",
+               **sign(secret, int(time.time() if now is None else now), body, key_id=key_id)}
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
