@@ -6,6 +6,9 @@ from django.db import connection, transaction
 from audit import triggers
 from tradeplatform import request_context
 
+# Users and API clients every app's tests share.
+pytest_plugins = ["tests.fixtures"]
+
 
 def pytest_configure(config):
     # Production storage needs `collectstatic` and its manifest; tests (and

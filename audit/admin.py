@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from audit.handlers import ACTIONS
 from audit.models import AuditEntry
+from tradeplatform.admin import ReadOnlyAdmin
 
 
 class ActionFilter(admin.SimpleListFilter):
@@ -19,7 +20,7 @@ class ActionFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     """Read-only for everyone, superusers included: entries are written by
     the audit receivers alone, and the database refuses edits anyway."""
 
@@ -32,12 +33,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
     ordering = ["-seq"]
     # Counting a log of millions of rows for the "n total" line is a full scan.
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,6 +1,7 @@
 import django_filters
 
 from audit.models import AuditEntry
+from tradeplatform.filters import UTCIsoDateTimeFilter
 
 
 class AuditEntryFilter(django_filters.FilterSet):
@@ -8,10 +9,10 @@ class AuditEntryFilter(django_filters.FilterSet):
 
     actor = django_filters.CharFilter(help_text="username or producer name")
     target_id = django_filters.CharFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte",
-                                             help_text="entries at or after this time (RFC 3339)")
-    until = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt",
-                                             help_text="entries before this time (RFC 3339), exclusive")
+    since = UTCIsoDateTimeFilter(field_name="ts", lookup_expr="gte",
+                                   help_text="entries at or after this time (RFC 3339)")
+    until = UTCIsoDateTimeFilter(field_name="ts", lookup_expr="lt",
+                                   help_text="entries before this time (RFC 3339), exclusive")
 
     class Meta:
         model = AuditEntry

@@ -1,16 +1,15 @@
-from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
-from rest_framework.renderers import BaseRenderer
 
-from audit.exports import csv_chunks
+from audit.exports import csv_response
 from audit.filters import AuditEntryFilter
 from audit.models import AuditEntry
 from audit.selectors import entries_in_chain_order
 from audit.serializers import AuditEntrySerializer
+from tradeplatform.csv_export import CSVRenderer
 from tradeplatform.pagination import NewestFirstCursorPagination
 
 ERRORS = {
@@ -37,15 +36,6 @@ class AuditEntryListView(StaffAuditView, ListAPIView):
     """The audit log, newest first (staff only)."""
 
     pagination_class = AuditCursorPagination
-
-
-class CSVRenderer(BaseRenderer):
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        raise NotImplementedError("the export streams its own CSV; errors are answered as problem+json")
 
 
 class CSVOnlyNegotiation(BaseContentNegotiation):
@@ -79,8 +69,4 @@ class AuditExportView(StaffAuditView):
                         "the list, `meta` as canonical JSON, an empty cell for null."), **ERRORS},
     )
     def get(self, request):
-        entries = entries_in_chain_order(self.filter_queryset(self.get_queryset()))
-        response = StreamingHttpResponse(csv_chunks(entries), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
-        response["Cache-Control"] = "no-store"
-        return response
+        return csv_response(entries_in_chain_order(self.filter_queryset(self.get_queryset())))

@@ -21,35 +21,14 @@ import sys
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
+import common
 
-# Production mode, minus what an in-process client cannot do; no .env, no
-# access log line per request, no throttle tripping over the repeats.
-for name, value in {
-    "ENV_FILE": "/dev/null", "DEBUG": "False", "SECURE_SSL_REDIRECT": "False", "LOG_LEVEL": "WARNING",
-    "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-0123",
-    "FIELD_ENCRYPTION_KEYS": "YmVuY2gtb25seS1mZXJuZXQta2V5LTAxMjM0NTY3ODk=",
-    "ALLOWED_HOSTS": "testserver", "THROTTLE_USER": "1000000/min",
-}.items():
-    os.environ.setdefault(name, value)
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradeplatform.settings")
+common.configure_in_process()
 
 USERS = 1000
 PER_USER = 100
 SMALL, LARGE = "small", "large"  # the two schemas
-
-
-def fresh_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = sql.Identifier(url.rsplit("/", 1)[-1].split("?", 1)[0])
-    with psycopg.connect(url[: url.rindex("/")] + "/postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
 
 def use_schema(schema: str) -> None:
@@ -148,7 +127,7 @@ def main():
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("DATABASE_URL must name a dedicated PostgreSQL database, e.g. "
                  "postgres://postgres@127.0.0.1:5432/tp_approvals_bench")
-    fresh_database(url)
+    common.recreate_database(url)
 
     import django
 

@@ -24,20 +24,10 @@ import statistics
 import sys
 import threading
 import time
-from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
+import common
 
-# Production mode (DEBUG would keep every query in memory and skew timings);
-# no .env; no log line per event.
-for name, value in {
-    "ENV_FILE": "/dev/null", "DEBUG": "False", "SECURE_SSL_REDIRECT": "False", "LOG_LEVEL": "WARNING",
-    "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-0123",
-    "FIELD_ENCRYPTION_KEYS": "YmVuY2gtb25seS1mZXJuZXQta2V5LTAxMjM0NTY3ODk=",
-}.items():
-    os.environ.setdefault(name, value)
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradeplatform.settings")
+common.configure_in_process()
 
 
 def concurrent_writers(writers, per_writer):

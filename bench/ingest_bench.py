@@ -27,22 +27,20 @@ import sys
 import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+import common
+from common import BASE_DIR
+
 PYTHON = str(BASE_DIR / ".venv" / "bin" / "python")
 
 ENV = {
     **os.environ,
+    **common.PRODUCTION_ENV,
     "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tp_signals_bench"),
     "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/5"),
     "DJANGO_SETTINGS_MODULE": "bench.ingest_settings",
-    "ENV_FILE": "/dev/null", "DEBUG": "False", "SECURE_SSL_REDIRECT": "False",
-    "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ingest",
-    "FIELD_ENCRYPTION_KEYS": "YmVuY2gtb25seS1mZXJuZXQta2V5LTAxMjM0NTY3ODk=",
-    # A budget the load never exhausts, in a one-second window: DRF keeps one
-    # timestamp per request of the window, so a per-minute rate this high would
-    # make every request read and write a list of thousands.
+    # A budget the load never exhausts: the per-producer check still runs on
+    # every signed request, as in production, but never refuses one.
     "THROTTLE_PRODUCER": "5000/s",
 }
 
@@ -54,11 +52,7 @@ def manage(*args, capture=False):
 
 
 def fresh_database():
-    url = ENV["DATABASE_URL"]
-    name = url.rsplit("/", 1)[1].split("?")[0]
-    host_args = ["-h", "127.0.0.1", "-U", "postgres"]
-    subprocess.run(["dropdb", "--if-exists", *host_args, name], check=True)
-    subprocess.run(["createdb", *host_args, name], check=True)
+    common.recreate_database(ENV["DATABASE_URL"])
     manage("migrate", "--noinput", "-v", "0")
     manage("shell", "-c", "from django.contrib.auth import get_user_model; "
                           "get_user_model().objects.create_user('bench-trader', password='bench-pass-0123456789')")
@@ -90,7 +84,7 @@ def load(port, seconds, credentials, version_base):
     output = subprocess.run(
         [PYTHON, "bench/ingest_load.py", "--signed-url", f"http://127.0.0.1:{port}/api/v1/signals/",
          "--baseline-url", f"http://127.0.0.1:{port}/api/v1/bench/baseline/", "--seconds", str(seconds),
-         "--key-id", credentials["key_id"], "--secret", credentials["secret"], "--version-base", str(version_base)],
+         "--key-id", credentials["key_id"], f"--secret={credentials['secret']}", "--version-base", str(version_base)],
         cwd=BASE_DIR, env=ENV, check=True, capture_output=True, text=True).stdout
     return json.loads(output)
 

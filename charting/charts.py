@@ -51,8 +51,10 @@ def candles_chart(*, symbol: str, timeframe: str, frame: Frame) -> Chart:
 
 
 def signal_chart(*, signal, frame: Frame, timeframe: str | None = None) -> Chart:
-    timeframe = timeframe or selectors.signal_timeframe(signal=signal)
-    version = selectors.candles_version(instrument=signal.instrument_id, timeframe=timeframe) if timeframe else None
+    if timeframe:
+        version = selectors.candles_version(instrument=signal.instrument_id, timeframe=timeframe)
+    else:
+        timeframe, version = selectors.signal_series_version(signal=signal) or (None, None)
     if version is None or version[0] is None:
         raise NotFound(NO_SIGNAL_CANDLES)
     instrument = signal.instrument
@@ -74,32 +76,37 @@ def signal_chart(*, signal, frame: Frame, timeframe: str | None = None) -> Chart
                             **frame.identity(), "data": version}, draw)
 
 
-def equity_chart(*, owner, frame: Frame) -> Chart:
-    version = selectors.equity_version(owner=owner)
+def _equity_version(owner_id, version: tuple | None) -> tuple:
+    version = version if version is not None else selectors.equity_version(owner=owner_id)
     if version[0] is None:
         raise NotFound("No equity points yet.")
+    return version
+
+
+def equity_chart(*, owner_id, frame: Frame, version: tuple | None = None) -> Chart:
+    """`version`: the owner's equity data version, when the caller has read it already."""
+    version = _equity_version(owner_id, version)
 
     def draw():
-        window = selectors.last_equity_window(owner=owner, points=frame.bars)
+        window = selectors.last_equity_window(owner=owner_id, points=frame.bars)
         times, equity, balance = zip(*selectors.equity_rows(window))
         return render.render_equity(times=times, equity=equity, balance=balance, size=frame.size,
                                     max_bytes=settings.CHART_MAX_BYTES)
 
-    return Chart("equity", {"owner": str(owner.pk), **frame.identity(), "data": version}, draw)
+    return Chart("equity", {"owner": str(owner_id), **frame.identity(), "data": version}, draw)
 
 
-def returns_chart(*, owner, frame: Frame) -> Chart:
-    version = selectors.equity_version(owner=owner)
-    if version[0] is None:
-        raise NotFound("No equity points yet.")
+def returns_chart(*, owner_id, frame: Frame, version: tuple | None = None) -> Chart:
+    """`version` as for equity_chart: the returns are drawn from the equity points."""
+    version = _equity_version(owner_id, version)
 
     def draw():
         # bars + 1 daily closes give `bars` daily returns.
-        closes = selectors.daily_closes(owner=owner, days=frame.bars + 1)
+        closes = selectors.daily_closes(owner=owner_id, days=frame.bars + 1)
         returns = selectors.daily_returns_pct(closes)
         if not returns:
             raise NotFound("Daily returns need equity points on at least two days.")
         return render.render_returns(returns_pct=returns, first_day=closes[0][0], last_day=closes[-1][0],
                                      size=frame.size, max_bytes=settings.CHART_MAX_BYTES)
 
-    return Chart("returns", {"owner": str(owner.pk), **frame.identity(), "data": version}, draw)
+    return Chart("returns", {"owner": str(owner_id), **frame.identity(), "data": version}, draw)

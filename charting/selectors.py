@@ -5,12 +5,13 @@ corrected data makes a new key (nothing is ever purged)."""
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Max, Model, QuerySet
 from django.db.models.functions import TruncDate
 
 from charting.models import TIMEFRAME_SECONDS, Candle, EquityPoint
-from signals.models import Instrument
+from signals.models import Instrument, Signal
 
 # Which timeframe a signal chart uses when the caller names none: the first
 # one with bars near the signal, in order of usefulness for a trade idea.
@@ -109,10 +110,6 @@ def candle_series_state(*, symbol: str, timeframe: str) -> CandleSeriesState | N
     return CandleSeriesState(instrument_id=row[0], symbol=row[1], digits=row[2], version=_stamps(row[3:]))
 
 
-def candle_series(*, instrument, timeframe: str) -> QuerySet[Candle]:
-    return Candle.objects.filter(instrument=instrument, timeframe=timeframe)
-
-
 def last_candles_window(*, instrument, timeframe: str, bars: int) -> Window:
     return Window(Candle, {"instrument": instrument, "timeframe": timeframe}, limit=bars)
 
@@ -122,14 +119,52 @@ def ohlc_rows(window: Window) -> list[tuple]:
     return sorted(window.queryset().values_list(*OHLC), key=lambda row: row[0])
 
 
+def chart_signals(signals: QuerySet[Signal]) -> QuerySet[Signal]:
+    """`signals` as a signal chart reads them: with the instrument, without
+    the resource's other joins or the payload (up to 64 KiB of JSON that
+    would be parsed for nothing on every cached answer)."""
+    return signals.select_related(None).select_related("instrument").defer("payload")
+
+
 def signal_timeframe(*, signal) -> str | None:
     """The preferred timeframe that has a bar shortly before the signal."""
-    for timeframe in SIGNAL_TIMEFRAME_PREFERENCE:
+    found = signal_series_version(signal=signal)
+    return found[0] if found is not None else None
+
+
+def signal_series_version(*, signal) -> tuple[str, tuple] | None:
+    """The preferred timeframe with a bar shortly before the signal, and the
+    data version of its bars (see series_version), or None.
+
+    One query, as it runs on every request for a signal's chart (the one
+    embedded through `chart_url`): one EXISTS probe per candidate timeframe,
+    the first that finds a bar wins, instead of a round trip per timeframe
+    and another for the version.
+    """
+    quote = connection.ops.quote_name
+    table = quote(Candle._meta.db_table)
+    column = lambda name: f"{table}.{quote(Candle._meta.get_field(name).column)}"  # noqa: E731
+    time_field = Candle._meta.get_field("time")
+    instrument = Candle._meta.get_field("instrument").get_db_prep_value(signal.instrument_id, connection)
+    # VALUES columns are column1, column2, ... on PostgreSQL and SQLite alike:
+    # the timeframe, its rank and the earliest bar time that counts as near.
+    candidates, candidate_params = [], []
+    for rank, timeframe in enumerate(SIGNAL_TIMEFRAME_PREFERENCE):
         reach = timedelta(seconds=max(4 * 86400, 2 * TIMEFRAME_SECONDS[timeframe]))
-        if candle_series(instrument=signal.instrument, timeframe=timeframe).filter(
-                time__lte=signal.time, time__gt=signal.time - reach).exists():
-            return timeframe
-    return None
+        candidates.append("(%s, %s, %s)")
+        candidate_params += [timeframe, rank, time_field.get_db_prep_value(signal.time - reach, connection)]
+    series = f"{column('instrument')} = %s AND {column('timeframe')} = pref.column1"
+    sql = (f"SELECT pref.column1, {_version_columns(Candle, series)} "
+           f"FROM (VALUES {', '.join(candidates)}) AS pref "
+           f"WHERE EXISTS (SELECT 1 FROM {table} WHERE {series} "
+           f"AND {column('time')} <= %s AND {column('time')} > pref.column3) "
+           "ORDER BY pref.column2 LIMIT 1")
+    params = [instrument, instrument, *candidate_params, instrument,
+              time_field.get_db_prep_value(signal.time, connection)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return (row[0], _stamps(row[1:])) if row is not None else None
 
 
 def signal_windows(*, signal, timeframe: str, bars: int) -> list[Window]:
@@ -157,6 +192,22 @@ def candles_version(*, instrument, timeframe: str) -> tuple:
 
 def equity_version(*, owner) -> tuple:
     return series_version(EquityPoint, {"owner": owner})
+
+
+def active_user_equity_version(*, user_id) -> tuple | None:
+    """The data version of an active user's equity (see series_version), or
+    None when no active user has this id: what a signed equity or returns
+    link needs from the database before its cached image, in one query."""
+    quote = connection.ops.quote_name
+    users = get_user_model()._meta
+    where = (f"{quote(EquityPoint._meta.db_table)}.{quote(EquityPoint._meta.get_field('owner').column)} "
+             f"= u.{quote(users.pk.column)}")
+    sql = (f"SELECT {_version_columns(EquityPoint, where)} FROM {quote(users.db_table)} u "
+           f"WHERE u.{quote(users.pk.column)} = %s AND u.{quote(users.get_field('is_active').column)}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [users.pk.get_db_prep_value(users.pk.to_python(user_id), connection)])
+        row = cursor.fetchone()
+    return _stamps(row) if row is not None else None
 
 
 def daily_closes(*, owner, days: int) -> list[tuple]:

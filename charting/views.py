@@ -1,7 +1,8 @@
 """Contract §6 over HTTP: signed market-data ingestion, the JWT chart
 endpoints, chart links, and the public signed-link chart views."""
 
-from django.contrib.auth import get_user_model
+from functools import lru_cache
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -12,7 +13,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from charting import charts, links, services
+from charting import charts, links, selectors, services
 from charting.media import chart_image, png_response
 from charting.serializers import (
     CandleBatchSerializer,
@@ -56,6 +57,21 @@ def _parse(serializer_class, data):
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def _parse_chart_query(serializer_class, query) -> dict:
+    """A chart's query parameters, validated. Every chart request, cached or
+    not, validates them, and a DRF serializer deep-copies its fields each time
+    it is made; the chart serializers are pure functions of the parameters
+    (nothing read from the database or the clock), so the result for the same
+    parameters is remembered. Invalid parameters raise afresh every time."""
+    # QueryDict.items() yields the last value of a repeated name, as the fields read them.
+    return dict(_validated_chart_query(serializer_class, tuple(sorted(query.items()))))
+
+
+@lru_cache(maxsize=512)
+def _validated_chart_query(serializer_class, items: tuple) -> dict:
+    return _parse(serializer_class, dict(items))
 
 
 # DRF's ?format= override exists because two renderers do; it is no part of the API.
@@ -125,7 +141,7 @@ class ChartView(APIView):
 class CandleChartView(ChartView):
     @extend_schema(parameters=[CandleChartSerializer, NO_FORMAT], responses=PNG_RESPONSES, tags=["charts"])
     def get(self, request):
-        params = _parse(CandleChartSerializer, request.query_params)
+        params = _parse_chart_query(CandleChartSerializer, request.query_params)
         return self.answer(request, charts.candles_chart(symbol=params["instrument"], timeframe=params["timeframe"],
                                                          frame=params["frame"]))
 
@@ -133,8 +149,8 @@ class CandleChartView(ChartView):
 class SignalChartView(ChartView):
     @extend_schema(parameters=[SignalChartSerializer, NO_FORMAT], responses=PNG_RESPONSES, tags=["charts"])
     def get(self, request, pk):
-        signal = get_object_or_404(visible_signals(user=request.user), pk=pk)
-        params = _parse(SignalChartSerializer, request.query_params)
+        signal = get_object_or_404(selectors.chart_signals(visible_signals(user=request.user)), pk=pk)
+        params = _parse_chart_query(SignalChartSerializer, request.query_params)
         return self.answer(request, charts.signal_chart(signal=signal, frame=params["frame"],
                                                         timeframe=params.get("timeframe")))
 
@@ -146,8 +162,8 @@ class AccountChartView(ChartView):
     make_chart = None  # charts.equity_chart or charts.returns_chart
 
     def get(self, request):
-        params = _parse(FrameSerializer, request.query_params)
-        return self.answer(request, type(self).make_chart(owner=request.user, frame=params["frame"]))
+        params = _parse_chart_query(FrameSerializer, request.query_params)
+        return self.answer(request, type(self).make_chart(owner_id=request.user.pk, frame=params["frame"]))
 
 
 def _account_chart_schema(description):
@@ -206,13 +222,6 @@ class PublicChartView(ChartView):
         return png_response(request, chart_image(chart), cache_control=f"public, max-age={max_age}")
 
 
-def _link_owner(params):
-    owner = get_user_model().objects.filter(pk=params.get("owner"), is_active=True).first()
-    if owner is None:
-        raise NotFound("No such chart.")
-    return owner
-
-
 LINK_RESPONSES = {**{code: answer for code, answer in PNG_RESPONSES.items() if code != 401},
                   403: OpenApiResponse(description="Signature or parameters altered"),
                   410: OpenApiResponse(description="The link has expired")}
@@ -222,7 +231,7 @@ class PublicCandleChartView(PublicChartView):
     @extend_schema(parameters=LINK_PARAMETERS, responses=LINK_RESPONSES, tags=["charts"])
     def get(self, request):
         def make(params):
-            data = _parse(CandleChartSerializer, params)
+            data = _parse_chart_query(CandleChartSerializer, params)
             return charts.candles_chart(symbol=data["instrument"], timeframe=data["timeframe"], frame=data["frame"])
         return self.answer_link(request, make)
 
@@ -231,8 +240,8 @@ class PublicSignalChartView(PublicChartView):
     @extend_schema(parameters=LINK_PARAMETERS, responses=LINK_RESPONSES, tags=["charts"])
     def get(self, request, pk):
         def make(params):
-            signal = get_object_or_404(Signal.objects.select_related("instrument"), pk=pk)
-            data = _parse(SignalChartSerializer, params)
+            signal = get_object_or_404(selectors.chart_signals(Signal.objects.all()), pk=pk)
+            data = _parse_chart_query(SignalChartSerializer, params)
             return charts.signal_chart(signal=signal, frame=data["frame"], timeframe=data.get("timeframe"))
         return self.answer_link(request, make)
 
@@ -245,7 +254,12 @@ class PublicAccountChartView(PublicChartView):
     @extend_schema(parameters=LINK_PARAMETERS, responses=LINK_RESPONSES, tags=["charts"])
     def get(self, request):
         def make(params):
-            return type(self).make_chart(owner=_link_owner(params), frame=_parse(FrameSerializer, params)["frame"])
+            frame = _parse_chart_query(FrameSerializer, params)["frame"]
+            # The owner must still be active; checked with the data version, in one query.
+            version = selectors.active_user_equity_version(user_id=params.get("owner"))
+            if version is None:
+                raise NotFound("No such chart.")
+            return type(self).make_chart(owner_id=params["owner"], frame=frame, version=version)
         return self.answer_link(request, make)
 
 

@@ -3,7 +3,8 @@
 Signed bytes: `<X-Timestamp> + "." + <raw body>`, HMAC-SHA256 keyed with the
 secret's UTF-8 bytes, sent as `X-Signature: sha256=<lowercase hex>`. The
 clock window is ±SIGNATURE_TOLERANCE_SECONDS. Every refusal is counted in
-`signals_rejected_total{reason}` and audited as `signal.ingest_denied`.
+`signals_rejected_total{reason}` and audited as `signal.ingest_denied`, up to
+the per-address budget of refusals (rate `signature_failure`); past it, 429.
 """
 
 import hashlib
@@ -13,15 +14,18 @@ import re
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 
 from signals import events, selectors
 from signals.crypto import decrypt
 from signals.metrics import signals_rejected_total
 from signals.models import Producer
 from tradeplatform import request_context
+from tradeplatform.client_ip import client_ip
 from tradeplatform.problems import PayloadTooLarge
+from tradeplatform.throttling import ScopedThrottle
 
 TIMESTAMP_RE = re.compile(r"^[0-9]{1,12}$")
 SIGNATURE_PREFIX = "sha256="
@@ -39,6 +43,19 @@ class SignatureRejected(AuthenticationFailed):
     def __init__(self, detail, *, slug):
         super().__init__(detail)
         self.slug = slug
+
+
+class SignatureFailureThrottle(ScopedThrottle):
+    """Refused signed requests per client address. DRF's throttles only run
+    once authentication has succeeded, so without this budget every forged
+    request would cost a verification and an audit entry (written under the
+    chain's single lock), and one address could stall every real write."""
+
+    scope = "signature_failure"
+
+    def get_cache_key(self, request, view):
+        # Not principal_ident(): request.user would re-enter authentication.
+        return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
 
 
 def signature_hex(secret: str, timestamp: str, body: bytes) -> str:
@@ -74,12 +91,12 @@ class ProducerSignatureAuthentication(BaseAuthentication):
         timestamp = request.META.get("HTTP_X_TIMESTAMP", "")
         signature = request.META.get("HTTP_X_SIGNATURE", "")
         if not (key_id and timestamp and signature):
-            self.deny("missing_header", key_id, SignatureRejected(
+            self.deny(request, "missing_header", key_id, SignatureRejected(
                 "Signed requests need the X-Producer-Id, X-Timestamp and X-Signature headers.",
                 slug="signature-missing"))
         tolerance = settings.SIGNATURE_TOLERANCE_SECONDS
         if not TIMESTAMP_RE.match(timestamp) or abs(time.time() - int(timestamp)) > tolerance:
-            self.deny("stale_timestamp", key_id, SignatureRejected(
+            self.deny(request, "stale_timestamp", key_id, SignatureRejected(
                 f"X-Timestamp must be integer unix seconds within {tolerance} s of the server clock.",
                 slug="timestamp-out-of-range"))
 
@@ -99,8 +116,8 @@ class ProducerSignatureAuthentication(BaseAuthentication):
         if producer is None or not producer.enabled or not matched:
             reason = ("unknown_producer" if producer is None
                       else "producer_disabled" if not producer.enabled else "bad_signature")
-            self.deny(reason, key_id, SignatureRejected("The request signature could not be verified.",
-                                                        slug="signature-invalid"))
+            self.deny(request, reason, key_id, SignatureRejected("The request signature could not be verified.",
+                                                                 slug="signature-invalid"))
         request_context.set_actor("producer", producer.name)
         return producer, producer
 
@@ -113,12 +130,32 @@ class ProducerSignatureAuthentication(BaseAuthentication):
         producer, encrypted = selectors.producer_credentials(key_id)
         return [decrypt(token) for token in encrypted], producer
 
-    @staticmethod
-    def deny(reason: str, key_id: str, exc: SignatureRejected):
+    @classmethod
+    def deny(cls, request, reason: str, key_id: str, exc: SignatureRejected):
+        """Refuses the request: a 401, or a 429 once the client address has
+        spent its budget of refusals. The budget is consulted only here, after
+        verification, never before it: the signature is the one thing that
+        tells a producer from a forger behind the same address (a NAT, a
+        shared egress proxy), so a valid request always passes, and the
+        success path costs no cache round trip. What a flood can no longer
+        multiply is the audit write: past the budget only the first refusal
+        of each window is audited."""
+        throttle = SignatureFailureThrottle()
+        if not throttle.allow_request(request, None):
+            signals_rejected_total.labels(reason="rate_limited").inc()
+            wait = max(1.0, throttle.wait() or throttle.duration)
+            if cache.add(f"{throttle.key}:audited", True, timeout=int(wait) + 1):
+                cls.audit_denial("rate_limited", key_id)
+            raise Throttled(wait=wait, detail="Too many refused signed requests from this address; "
+                                              "try again later.")
         signals_rejected_total.labels(reason=reason).inc()
+        cls.audit_denial(reason, key_id)
+        raise exc
+
+    @staticmethod
+    def audit_denial(reason: str, key_id: str):
         # The caller is not authenticated: "producer" says what kind of client
         # knocked, the claimed key id (never the signature or body) which one.
         events.signal_ingest_denied.send(sender=Producer, target=None, status="failure",
                                          actor_type="producer", actor=None,
                                          meta={"reason": reason, "key_id": key_id[:KEY_ID_MAX]})
-        raise exc

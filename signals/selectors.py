@@ -1,6 +1,8 @@
 """Reads of the signals app: which signals a user may see, and the status
 filter that treats a pending signal past its expiry as expired."""
 
+import time
+
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
@@ -14,6 +16,12 @@ WHITELIST_CACHE_KEY = "signals:whitelist"
 # timeout only bounds the rare race of a reader refilling it with the rows
 # it read just before that commit.
 WHITELIST_CACHE_SECONDS = 10
+# Each worker process also keeps the whitelist this long: the Redis read was
+# half the cost of validating a signal. So an instrument an operator disables
+# is refused within this many seconds by every worker (at once by the one
+# that saved the change).
+WHITELIST_LOCAL_SECONDS = 2
+_local_whitelist: tuple[float, dict | None] = (0.0, None)  # (monotonic expiry, whitelist); replaced whole
 
 
 def signal_queryset() -> QuerySet[Signal]:
@@ -39,13 +47,9 @@ def with_effective_status(queryset: QuerySet[Signal], status: str, *, now=None) 
 def enabled_instrument(symbol: str) -> Instrument | None:
     """The enabled instrument of that symbol (any case), from the whitelist
     every ingestion checks, kept in the shared cache (signals/apps.py clears it
-    when an instrument changes). With the cache down, it reads the database."""
-    whitelist = cache.get(WHITELIST_CACHE_KEY)
-    if whitelist is None:
-        # Plain tuples: unpickling model instances on every request cost more than the lookup.
-        whitelist = {symbol: (pk, digits) for pk, symbol, digits
-                     in Instrument.objects.filter(enabled=True).values_list("pk", "symbol", "digits")}
-        cache.set(WHITELIST_CACHE_KEY, whitelist, timeout=WHITELIST_CACHE_SECONDS)
+    when an instrument changes) and briefly in each worker. With the cache
+    down, it reads the database."""
+    whitelist = _whitelist()
     symbol = symbol.strip().upper()
     if symbol not in whitelist:
         return None
@@ -53,7 +57,25 @@ def enabled_instrument(symbol: str) -> Instrument | None:
     return _from_row(Instrument, {"id": pk, "symbol": symbol, "enabled": True, "digits": digits})
 
 
+def _whitelist() -> dict:
+    global _local_whitelist
+    expiry, whitelist = _local_whitelist
+    now = time.monotonic()
+    if whitelist is not None and now < expiry:
+        return whitelist
+    whitelist = cache.get(WHITELIST_CACHE_KEY)
+    if whitelist is None:
+        # Plain tuples: unpickling model instances on every request cost more than the lookup.
+        whitelist = {symbol: (pk, digits) for pk, symbol, digits
+                     in Instrument.objects.filter(enabled=True).values_list("pk", "symbol", "digits")}
+        cache.set(WHITELIST_CACHE_KEY, whitelist, timeout=WHITELIST_CACHE_SECONDS)
+    _local_whitelist = (now + WHITELIST_LOCAL_SECONDS, whitelist)
+    return whitelist
+
+
 def forget_whitelist() -> None:
+    global _local_whitelist
+    _local_whitelist = (0.0, None)
     cache.delete(WHITELIST_CACHE_KEY)
 
 

@@ -1,13 +1,12 @@
 import pytest
-from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-PASSWORD = "correct-horse-battery-staple"
+from tests.fixtures import PASSWORD
 
 
 @pytest.fixture
-def user(db):
-    return get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+def user(make_user):
+    return make_user("alice")
 
 
 @pytest.fixture

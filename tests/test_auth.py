@@ -6,7 +6,7 @@ import jwt
 import pytest
 from django.conf import settings
 
-from tests.conftest import PASSWORD
+from tests.fixtures import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

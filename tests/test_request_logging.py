@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.fixtures import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -104,13 +104,21 @@ class ApiProblemMiddleware:
 
 class SessionActorMiddleware:
     """Admin and other session-authenticated pages: the logged-in operator is
-    the actor. API views set the actor in their authentication classes."""
+    the actor. DRF views set the actor in their authentication classes and
+    never use the session, so theirs is left untouched: loading it costs every
+    API call, and makes the answer `Vary: Cookie`, which keeps a public chart
+    link out of shared caches."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if getattr(view_func, "cls", None) is not None:  # APIView.as_view() marks its views so
+            return None
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             request_context.set_actor("user", user.get_username())
-        return self.get_response(request)
+        return None

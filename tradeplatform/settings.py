@@ -174,6 +174,8 @@ REST_FRAMEWORK = {
         "producer": env.str("THROTTLE_PRODUCER", default="600/min"),
         "decision": env.str("THROTTLE_DECISION", default="60/min"),
         "chart_link": env.str("THROTTLE_CHART_LINK", default="120/min"),
+        # Refused signed requests per client address (signals/authentication.py).
+        "signature_failure": env.str("THROTTLE_SIGNATURE_FAILURE", default="30/min"),
     },
     "DEFAULT_THROTTLE_CLASSES": [
         "tradeplatform.throttling.UserThrottle",

@@ -2,58 +2,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
-from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
 from approvals.models import ConsentText
 from signals.models import Instrument, Producer, Signal
-
-
-@pytest.fixture
-def make_user(db):
-    def make(username, *, is_staff=False):
-        return get_user_model().objects.create_user(username, f"{username}@example.com", "pw-" + username,
-                                                    is_staff=is_staff)
-
-    return make
-
-
-@pytest.fixture
-def client_for():
-    """An API client carrying a real Bearer token of `user`, as a mobile app would."""
-
-    def make(user):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
-        return client
-
-    return make
-
-
-@pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user("bob")
-
-
-@pytest.fixture
-def operator(make_user):
-    return make_user("operator", is_staff=True)
-
-
-@pytest.fixture
-def superuser(make_user):
-    """The console's most powerful operator: even they cannot rewrite a decision."""
-    user = make_user("root", is_staff=True)
-    user.is_superuser = True
-    user.save(update_fields=["is_superuser"])
-    return user
 
 
 def instrument(symbol):

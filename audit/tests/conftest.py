@@ -1,26 +1,9 @@
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
-from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from audit import triggers
 from audit.services import append_entry
-
-PASSWORD = "correct-horse-battery-staple"
-
-
-@pytest.fixture
-def make_user(db):
-    def make(username, **fields):
-        return get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD, **fields)
-
-    return make
-
-
-@pytest.fixture
-def operator(make_user):
-    return make_user("operator", is_staff=True, is_superuser=True)
+from tests.fixtures import bearer
 
 
 @pytest.fixture
@@ -28,22 +11,14 @@ def trader(make_user):
     return make_user("trader")
 
 
-def bearer_client(user):
-    """A client holding a real access token (not force_authenticate), so the
-    production authentication path runs, without auditing a login."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
-    return client
-
-
 @pytest.fixture
-def staff_api(operator):
-    return bearer_client(operator)
+def staff_api(superuser):
+    return bearer(superuser)
 
 
 @pytest.fixture
 def trader_api(trader):
-    return bearer_client(trader)
+    return bearer(trader)
 
 
 @pytest.fixture

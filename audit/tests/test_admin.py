@@ -11,9 +11,9 @@ CHANGELIST = "/admin/audit/auditentry/"
 
 
 @pytest.fixture
-def console(operator):
+def console(superuser):
     client = Client()
-    client.force_login(operator)
+    client.force_login(superuser)
     return client
 
 
@@ -37,8 +37,8 @@ def test_changelist_with_filters_search_and_date_hierarchy(console, chain_of):
     assert console.get(CHANGELIST, {"ts__year": "2026"}).status_code == 200
 
 
-def test_no_add_change_or_delete_even_for_a_superuser(console, operator, chain_of):
-    assert operator.is_superuser
+def test_no_add_change_or_delete_even_for_a_superuser(console, superuser, chain_of):
+    assert superuser.is_superuser
     entry = chain_of(1)[0]
     before = list(AuditEntry.objects.values())
     assert console.get(f"{CHANGELIST}add/").status_code == 403

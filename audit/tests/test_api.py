@@ -11,10 +11,10 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from audit import chain
-from audit.exports import ROWS_PER_CHUNK
 from audit.models import AuditEntry
 from audit.selectors import entries_in_chain_order
 from audit.services import append_entry
+from tradeplatform.csv_export import ROWS_PER_CHUNK
 
 pytestmark = pytest.mark.django_db
 
@@ -134,6 +134,15 @@ def test_export_is_every_entry_in_chain_order_and_recomputes(staff_api, chain_of
     assert [d["seq"] for d in documents] == list(range(1, ROWS_PER_CHUNK + 6))
     assert documents == [chain.entry_document(e) for e in AuditEntry.objects.order_by("seq")]
     assert_chain_recomputes(documents)
+
+
+def test_export_cells_are_the_stored_values_even_when_a_spreadsheet_would_run_them(staff_api, chain_of):
+    # Unlike the signal and approval exports, nothing is formula-defused: a
+    # changed cell would no longer hash to the entry's chain.
+    chain_of(1, actor_type="producer", actor="=HYPERLINK(\"x\")", meta={"note": "+1", "at": "@home"})
+    [row] = read_export(staff_api.get(EXPORT_URL))
+    assert (row["actor"], row["meta"]) == ('=HYPERLINK("x")', '{"at":"@home","note":"+1"}')
+    assert_chain_recomputes([document_from_csv(row)])
 
 
 def test_export_takes_the_list_filters(staff_api, mixed_log):

@@ -9,7 +9,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from audit.models import AuditEntry
-from audit.tests.conftest import PASSWORD
+from tests.fixtures import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -71,9 +71,9 @@ def test_logout_is_recorded(trader):
 # --- admin.change -----------------------------------------------------------------
 
 @pytest.fixture
-def console(operator):
+def console(superuser):
     client = Client(**REQUEST)
-    client.force_login(operator)
+    client.force_login(superuser)
     return client
 
 
@@ -93,7 +93,7 @@ def test_changing_a_user_in_the_admin_is_recorded(console, trader):
     trader.refresh_from_db()
     assert trader.email == "new-address@example.com"
     [entry] = admin_changes()
-    assert (entry.actor_type, entry.actor, entry.status) == ("user", "operator", "success")
+    assert (entry.actor_type, entry.actor, entry.status) == ("user", "root", "success")
     assert (entry.target_type, entry.target_id) == ("user", str(trader.pk))
     assert (entry.ip, entry.user_agent, entry.request_id) == ("203.0.113.7", "trading-app/3.0", "req-admin-1")
     assert entry.meta == {"operation": "change", "content_type": "accounts.user", "object_repr": "trader",
@@ -133,13 +133,13 @@ def test_deleting_several_objects_at_once_records_each(console, make_user):
     assert not User.objects.filter(username__startswith="doomed").exists()
     entries = admin_changes()
     assert sorted(e.target_id for e in entries) == sorted(str(u.pk) for u in doomed)
-    assert {(e.meta["operation"], e.actor) for e in entries} == {("delete", "operator")}
+    assert {(e.meta["operation"], e.actor) for e in entries} == {("delete", "root")}
 
 
-def test_session_login_to_the_admin_is_recorded(operator):
-    response = Client(**REQUEST).post("/admin/login/", {"username": "operator", "password": PASSWORD,
+def test_session_login_to_the_admin_is_recorded(superuser):
+    response = Client(**REQUEST).post("/admin/login/", {"username": "root", "password": PASSWORD,
                                                         "next": "/admin/"})
     assert response.status_code == 302
     entry = AuditEntry.objects.get(action="auth.login")
-    assert (entry.status, entry.actor, entry.ip, entry.meta) == ("success", "operator", "203.0.113.7",
+    assert (entry.status, entry.actor, entry.ip, entry.meta) == ("success", "root", "203.0.113.7",
                                                                  {"via": "session"})

@@ -4,9 +4,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
 from charting import services
 from signals import services as signal_services
@@ -14,42 +12,6 @@ from signals.authentication import signature_hex
 from signals.models import Instrument
 
 START = datetime(2026, 11, 2, tzinfo=timezone.utc)  # a Monday
-
-
-@pytest.fixture
-def make_user(db):
-    def make(username, *, is_staff=False):
-        return get_user_model().objects.create_user(username, f"{username}@example.com", "pw-" + username,
-                                                    is_staff=is_staff)
-
-    return make
-
-
-@pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user("bob")
-
-
-@pytest.fixture
-def anon():
-    return APIClient()
-
-
-@pytest.fixture
-def client_for():
-    """An API client with a real Bearer token of `user`."""
-
-    def make(user):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
-        return client
-
-    return make
 
 
 @pytest.fixture

@@ -11,11 +11,8 @@ ADMIN = "/" + settings.ADMIN_URL
 
 
 @pytest.fixture
-def console(client, make_user):
-    operator = make_user("operator", is_staff=True)
-    operator.is_superuser = True
-    operator.save()
-    client.force_login(operator)
+def console(client, superuser):
+    client.force_login(superuser)
     return client
 
 

@@ -43,6 +43,19 @@ def test_a_candles_link_works_without_login_and_is_publicly_cacheable(client_for
     assert again.status_code == 304
 
 
+def test_a_link_answer_does_not_vary_with_the_browsers_cookies(client_for, alice, make_candles, operator, client):
+    """Shared caches (chat proxies, CDNs) keep one copy of a public chart
+    only if the answer does not vary with cookies: here from a browser that
+    is logged in to the admin."""
+    make_candles(50)
+    link = make_link(client_for(alice), chart="candles", instrument="EURUSD", timeframe="H1", ttl=600)
+    client.force_login(operator)
+    response = client.get(relative(link["url"]))
+    assert response.status_code == 200
+    assert "cookie" not in response.get("Vary", "").lower()
+    assert response["Cache-Control"].startswith("public")
+
+
 def test_the_link_and_the_jwt_endpoint_draw_the_same_picture(client_for, alice, anon, make_candles):
     make_candles(50)
     client = client_for(alice)

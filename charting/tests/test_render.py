@@ -1,6 +1,7 @@
 """charting/render.py: pure functions, data in, PNG bytes out."""
 
 import ast
+import io
 import os
 import subprocess
 import sys
@@ -80,6 +81,18 @@ def test_each_chart_renders_at_the_asked_size_and_twice_the_same_bytes(kind):
 def test_no_timestamp_or_software_tag_in_the_png():
     png = all_charts()["candles"]()
     assert [kind for kind, _ in chunks(png)] == [b"IHDR", b"IDAT", b"IEND"]
+
+
+def test_an_independent_decoder_reads_back_exactly_the_encoded_pixels():
+    """The PNG encoder is our own: Pillow's decoder (and its CRC checks) must
+    read every pixel back, wrap-around of the "Up" filter included."""
+    from PIL import Image
+
+    rgba = np.random.default_rng(6).integers(0, 256, size=(37, 53, 4), dtype=np.uint8)
+    image = Image.open(io.BytesIO(render.encode_png(rgba)))
+    image.load()
+    assert image.mode == "RGBA" and image.size == (53, 37)
+    assert (np.asarray(image) == rgba).all()
 
 
 def test_the_background_is_dark_so_the_chart_survives_a_dark_chat_theme():

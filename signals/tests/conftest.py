@@ -1,6 +1,5 @@
 import json
 import time
-from importlib import import_module
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -8,15 +7,6 @@ from rest_framework.test import APIClient
 
 from signals import services
 from signals.authentication import signature_hex
-
-
-@pytest.fixture
-def shipped_instruments(db):
-    """The whitelist the data migration ships; transactional tests flush it,
-    so it is put back for them."""
-    from django.apps import apps
-
-    import_module("signals.migrations.0002_ship_instruments").ship(apps, None)
 
 
 @pytest.fixture

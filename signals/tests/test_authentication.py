@@ -182,3 +182,21 @@ def test_producer_lifecycle_is_audited(producer, secret):
     assert actions == ["producer.create", "producer.rotate", "producer.disable"]
     for entry in AuditEntry.objects.filter(target_id=str(producer.pk)):
         assert secret not in json.dumps(entry.meta) and new_secret not in json.dumps(entry.meta)
+
+
+def test_refusals_past_the_address_budget_are_429_audited_once_and_spare_valid_producers(signer, now_body,
+                                                                                        monkeypatch):
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES",
+                        {**SimpleRateThrottle.THROTTLE_RATES, "signature_failure": "2/min"})
+    statuses = [signer.post(signal_body(), secret="forged").status_code for _ in range(5)]
+    assert statuses == [401, 401, 429, 429, 429]
+    refused = signer.post(signal_body(), secret="forged")
+    assert 0 < int(refused["Retry-After"]) <= 60
+    denials = list(AuditEntry.objects.filter(action="signal.ingest_denied").order_by("seq")
+                   .values_list("meta__reason", flat=True))
+    assert denials == ["bad_signature", "bad_signature", "rate_limited"]  # not one per refusal
+    # The same address, the right secret: still verified, still accepted.
+    assert signer.post(now_body()).status_code == 201
+    assert signer.post(signal_body(), REMOTE_ADDR="192.0.2.50", secret="forged").status_code == 401

@@ -20,6 +20,12 @@ RESOURCE_KEYS = {"id", "instrument", "side", "time", "version", "entry_price", "
                  "payload", "status", "expires_at", "created_at", "producer", "owner", "approval", "chart_url"}
 
 
+def test_the_schema_declares_every_member_of_the_resource():
+    from signals.serializers import SignalSerializer
+
+    assert set(SignalSerializer().fields) == RESOURCE_KEYS  # the resource itself is written by hand
+
+
 def errors_of(response):
     assert response.status_code == 422, response.content
     assert response["Content-Type"] == "application/problem+json"

@@ -5,68 +5,23 @@ the API exactly as outside callers do (Bearer tokens, HMAC-signed bytes)."""
 import json
 import time
 from datetime import datetime, timedelta, timezone
-from importlib import import_module
 
 import pytest
-from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
 from approvals.selectors import current_consent
 from signals import services as signal_services
+from tests.fixtures import PASSWORD, bearer  # noqa: F401 (the test modules import them from here)
 from tradeplatform_client import sign
 
-PASSWORD = "correct-horse-battery-staple"
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def instruments(db):
-    """The shipped whitelist (transactional tests flush the migration's rows)."""
-    from django.apps import apps
-
-    import_module("signals.migrations.0002_ship_instruments").ship(apps, None)
-
-
-@pytest.fixture
-def make_user(db, instruments):
-    def make(username, *, is_staff=False):
-        return get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD,
-                                                    is_staff=is_staff)
-
-    return make
-
-
-@pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user("bob")
-
-
-@pytest.fixture
-def operator(make_user):
-    return make_user("operator", is_staff=True)
-
-
-def bearer(user_or_token) -> APIClient:
-    token = user_or_token if isinstance(user_or_token, str) else str(AccessToken.for_user(user_or_token))
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
-
-
-@pytest.fixture
-def client_for():
-    return bearer
-
-
-@pytest.fixture
-def anon():
-    return APIClient()
+def make_user(make_user, shipped_instruments):
+    """The suite's `make_user`, with the shipped instruments in place for
+    the signals these users' engines send."""
+    return make_user
 
 
 class Producer:
