@@ -3,6 +3,7 @@ endpoints, chart links, and the public signed-link chart views."""
 
 from functools import lru_cache
 
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -66,12 +67,17 @@ def _parse_chart_query(serializer_class, query) -> dict:
     (nothing read from the database or the clock), so the result for the same
     parameters is remembered. Invalid parameters raise afresh every time."""
     # QueryDict.items() yields the last value of a repeated name, as the fields read them.
-    return dict(_validated_chart_query(serializer_class, tuple(sorted(query.items()))))
+    return dict(_validated_chart_query(serializer_class, isinstance(query, QueryDict),
+                                       tuple(sorted(query.items()))))
 
 
 @lru_cache(maxsize=512)
-def _validated_chart_query(serializer_class, items: tuple) -> dict:
-    return _parse(serializer_class, dict(items))
+def _validated_chart_query(serializer_class, query_string: bool, items: tuple) -> dict:
+    data = dict(items)
+    if query_string:  # where DRF reads an empty optional field as absent, not as invalid
+        data = QueryDict(mutable=True)
+        data.update(dict(items))
+    return _parse(serializer_class, data)
 
 
 # DRF's ?format= override exists because two renderers do; it is no part of the API.
