@@ -17,7 +17,6 @@ with the same content, as clients should. Exits 1 if any of that fails.
 """
 
 import argparse
-import json
 import subprocess
 import time
 from pathlib import Path
@@ -51,8 +50,8 @@ def main():
             check(pg_ctl("stop", "-m", "fast") == 0, "pg_ctlcluster stop")
             print(f"PostgreSQL stopped at +{stopped - workload.started:.1f} s")
             time.sleep(1)
-            status, body = stack.get("/readyz")
-            failed = json.loads(body).get("failed") if body else None
+            status, answer = stack.readyz()
+            failed = answer.get("failed")
             check(status == 503 and failed == ["database"], f"database down: /readyz {status} failed={failed}")
             time.sleep(max(0, args.down - 1))
         finally:

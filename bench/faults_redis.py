@@ -12,18 +12,9 @@ Exits 1 if any of that fails.
 """
 
 import argparse
-import json
 import time
 
 from load_harness import Checks, fault_stack, fault_workload
-
-
-def readyz(stack):
-    status, body = stack.get("/readyz")
-    try:
-        return status, json.loads(body)
-    except ValueError:
-        return status, {}
 
 
 def main():
@@ -37,14 +28,14 @@ def main():
         workload = fault_workload(stack)
         workload.start(args.before + args.down + args.after)
         time.sleep(args.before)
-        status, body = readyz(stack)
+        status, body = stack.readyz()
         check(status == 200, f"before: /readyz {status}")
 
         stack.stop_redis()
         stopped = time.time()
         print(f"redis-server stopped at +{stopped - workload.started:.1f} s")
         time.sleep(1)
-        status, body = readyz(stack)
+        status, body = stack.readyz()
         check(status == 503 and body.get("failed") == ["cache"],
               f"Redis down: /readyz {status} failed={body.get('failed')} detail={body.get('detail')!r}")
         time.sleep(args.down - 1)
@@ -53,7 +44,7 @@ def main():
         restarted = time.time()
         print(f"redis-server started again at +{restarted - workload.started:.1f} s")
         for _ in range(50):
-            status, _ = readyz(stack)
+            status, _ = stack.readyz()
             if status == 200:
                 break
             time.sleep(0.1)

@@ -206,6 +206,14 @@ class Stack:
         finally:
             conn.close()
 
+    def readyz(self):
+        """(status, the JSON answer or {} when there was none)."""
+        status, body = self.get("/readyz")
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            return status, {}
+
     # --- actors ------------------------------------------------------------------------
 
     def create_actors(self, *, traders: int, producers_per_trader: int):
