@@ -11,7 +11,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from approvals import events, metrics, selectors
 from approvals.models import Approval, ConsentText
 from signals.models import Signal
-from tradeplatform.problems import Conflict
+from tradeplatform.problems import Conflict, ServiceUnavailable
 
 USER_AGENT_MAX = Approval._meta.get_field("user_agent").max_length
 
@@ -56,6 +56,8 @@ def decide_signal(*, user, signal_id, decision, consent_version, reason="", ip=N
         if signal.effective_status(now) == Signal.Status.EXPIRED:
             raise Conflict("The signal has expired; it can no longer be decided on.", slug="signal-expired")
         current = selectors.current_consent()
+        if current is None:  # version "1" ships, so only a hand-emptied table gets here
+            raise ServiceUnavailable("No consent text is published.")
         if isinstance(consent_version, str) and consent_version and consent_version != current.version:
             raise Conflict(f"Consent version {current.version} is current; show it to the user and send it.",
                            slug="consent-outdated", extra={"current_version": current.version})

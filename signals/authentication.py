@@ -35,6 +35,11 @@ KEY_ID_MAX = Producer._meta.get_field("key_id").max_length
 _DECOY_SECRETS = ("decoy-secret-for-unknown-producers",)
 
 
+class RefusalsThrottled(Throttled):
+    """The address spent its budget of refused signatures (already counted
+    in `signals_rejected_total` as `rate_limited`)."""
+
+
 class SignatureRejected(AuthenticationFailed):
     """A 401 with its own problem type. The unknown-producer, disabled-producer
     and bad-signature cases raise the very same one, so the answer tells an
@@ -146,8 +151,8 @@ class ProducerSignatureAuthentication(BaseAuthentication):
             wait = max(1.0, throttle.wait() or throttle.duration)
             if cache.add(f"{throttle.key}:audited", True, timeout=int(wait) + 1):
                 cls.audit_denial("rate_limited", key_id)
-            raise Throttled(wait=wait, detail="Too many refused signed requests from this address; "
-                                              "try again later.")
+            raise RefusalsThrottled(wait=wait, detail="Too many refused signed requests from this address; "
+                                                      "try again later.")
         signals_rejected_total.labels(reason=reason).inc()
         cls.audit_denial(reason, key_id)
         raise exc

@@ -10,12 +10,12 @@ from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from signals import selectors, services
-from signals.authentication import ProducerSignatureAuthentication
+from signals.authentication import ProducerSignatureAuthentication, RefusalsThrottled
 from signals.filters import SignalFilter
 from signals.metrics import signals_rejected_total
 from signals.models import Producer, Signal
 from signals.serializers import SignalIngestSerializer, SignalSerializer, format_price
-from tradeplatform.csv_export import CHUNK_ROWS, CSVRenderer, streaming_csv_response
+from tradeplatform.csv_export import FETCH_ROWS, CSVRenderer, streaming_csv_response
 from tradeplatform.problems import Conflict, PayloadTooLarge
 from tradeplatform.throttling import ScopedThrottle
 
@@ -31,6 +31,7 @@ class IsProducer(BasePermission):
 
 # Refusals after authentication, by reason (authentication counts its own).
 REJECTION_REASONS = [
+    (RefusalsThrottled, None),  # counted by the authentication, which raised it
     (exceptions.ValidationError, "invalid"),
     (PayloadTooLarge, "payload_too_large"),
     (Conflict, "conflict"),
@@ -125,4 +126,4 @@ class SignalExportView(VisibleSignalsMixin, GenericAPIView):
     def get(self, request):
         signals = self.filter_queryset(self.get_queryset()).order_by("-created_at", "-id")
         return streaming_csv_response(filename="signals.csv", header=EXPORT_COLUMNS,
-                                      rows=(export_row(s) for s in signals.iterator(chunk_size=CHUNK_ROWS)))
+                                      rows=(export_row(s) for s in signals.iterator(chunk_size=FETCH_ROWS)))

@@ -19,7 +19,8 @@ from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-CHUNK_ROWS = 2000
+# Rows fetched from the database per round trip.
+FETCH_ROWS = 2000
 # Rows per streamed chunk: few enough to keep memory flat, many enough not to
 # make one socket write per row.
 ROWS_PER_CHUNK = 500
@@ -66,8 +67,8 @@ def streaming_csv_response(*, filename: str, header: Sequence[str], rows: Iterab
 
 
 def queryset_rows(queryset, columns: Sequence[str]):
-    """The `columns` (ORM lookups) of each row, fetched CHUNK_ROWS at a time."""
-    return queryset.values_list(*columns).iterator(chunk_size=CHUNK_ROWS)
+    """The `columns` (ORM lookups) of each row, fetched FETCH_ROWS at a time."""
+    return queryset.values_list(*columns).iterator(chunk_size=FETCH_ROWS)
 
 
 class CSVRenderer(BaseRenderer):

@@ -11,6 +11,7 @@ import hmac
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 
 
 def sign(secret: str, timestamp: int | str, body: bytes, *, key_id: str | None = None) -> dict[str, str]:
@@ -25,8 +26,9 @@ def sign(secret: str, timestamp: int | str, body: bytes, *, key_id: str | None =
 
 
 def post_signed(url: str, body: bytes, *, key_id: str, secret: str, timeout: float = 10.0,
-                now: float | None = None) -> tuple[int, dict[str, str], bytes]:
-    """POSTs `body` (JSON bytes) signed; returns (status, headers, response body).
+                now: float | None = None) -> tuple[int, Mapping[str, str], bytes]:
+    """POSTs `body` (JSON bytes) signed; returns (status, headers, response body);
+    the headers look up case-insensitively, as HTTP header names are.
     Error answers (4xx/5xx) are returned too, not raised: their problem+json
     body says what was wrong."""
     headers = {"Content-Type": "application/json", "Accept": "application/json",
@@ -34,7 +36,7 @@ def post_signed(url: str, body: bytes, *, key_id: str, secret: str, timeout: flo
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        return error.code, error.headers, error.read()
 

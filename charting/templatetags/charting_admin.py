@@ -7,6 +7,7 @@ from django import template
 from charting import links, selectors
 from charting.charts import DEFAULT_BARS
 from charting.models import Timeframe
+from signals.serializers import format_price
 
 register = template.Library()
 
@@ -33,8 +34,8 @@ def latest_candles(instrument):
         return {"rows": []}
     bars = list(instrument.candles.filter(timeframe=newest).order_by("-time")[:LATEST_ROWS])
     digits = instrument.digits
-    rows = [{"time": bar.time, **{name: f"{getattr(bar, name):.{digits}f}" for name in ("open", "high", "low",
-                                                                                       "close")},
+    rows = [{"time": bar.time, **{name: format_price(getattr(bar, name), digits) for name in ("open", "high", "low",
+                                                                                              "close")},
              "volume": format(bar.volume.normalize(), "f")} for bar in bars]
     path, _ = links.link_for(chart="candles", ttl=ADMIN_LINK_TTL_SECONDS,
                              params={"instrument": instrument.symbol, "timeframe": newest, "width": 900,

@@ -190,8 +190,11 @@ def test_refusals_past_the_address_budget_are_429_audited_once_and_spare_valid_p
 
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES",
                         {**SimpleRateThrottle.THROTTLE_RATES, "signature_failure": "2/min"})
+    limited, throttled = rejected("rate_limited"), rejected("throttled")
     statuses = [signer.post(signal_body(), secret="forged").status_code for _ in range(5)]
     assert statuses == [401, 401, 429, 429, 429]
+    # Each refusal is counted once, under the reason that refused it.
+    assert (rejected("rate_limited") - limited, rejected("throttled") - throttled) == (3, 0)
     refused = signer.post(signal_body(), secret="forged")
     assert 0 < int(refused["Retry-After"]) <= 60
     denials = list(AuditEntry.objects.filter(action="signal.ingest_denied").order_by("seq")
