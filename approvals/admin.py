@@ -37,7 +37,6 @@ def _signal_link(signal: Signal):
 class ApprovalAdmin(ReadOnlyAdmin):
     list_display = ["decided", "decision", "user", "instrument", "side", "consent_version", "ip"]
     list_filter = ["decision", ("created_at", admin.DateFieldListFilter), "consent_version"]
-    list_select_related = ["user", "signal__instrument"]
     search_fields = ["user__username", "signal__instrument__symbol"]
     search_help_text = "A username, an instrument, or a signal id (or approval id)."
     ordering = ["-created_at", "-id"]

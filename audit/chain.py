@@ -32,9 +32,13 @@ def entry_document(entry) -> dict:
     }
 
 
+def canonical(value) -> str:
+    """Contract §5's canonical JSON: keys sorted, no whitespace, non-ASCII as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(document: dict) -> str:
-    unhashed = {key: value for key, value in document.items() if key != "hash"}
-    return json.dumps(unhashed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical({key: value for key, value in document.items() if key != "hash"})
 
 
 def canonical_json_around_link(document: dict) -> tuple[str, str, str]:

@@ -4,8 +4,6 @@ cell for null (only `actor`, `ip` and `request_id` can be null; they are
 never stored empty). So the chain can be recomputed from an export alone,
 which is why no cell is formula-defused: every cell is the stored value."""
 
-import json
-
 from audit import chain
 from audit.serializers import AuditEntrySerializer
 from tradeplatform.csv_export import streaming_csv_response
@@ -15,7 +13,7 @@ COLUMNS = AuditEntrySerializer.Meta.fields
 
 def _row(entry):
     document = chain.entry_document(entry)
-    document["meta"] = json.dumps(document["meta"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    document["meta"] = chain.canonical(document["meta"])
     return [document[column] for column in COLUMNS]
 
 

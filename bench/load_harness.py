@@ -33,7 +33,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+import common
+from common import BASE_DIR
+
 sys.path.insert(0, str(BASE_DIR))
 
 from tradeplatform_client import sign  # noqa: E402  (after the path is set)
@@ -93,9 +95,7 @@ class Stack:
         self.redis = self.gunicorn = None
         self.env = {
             **os.environ,
-            "ENV_FILE": "/dev/null", "DEBUG": "False", "SECURE_SSL_REDIRECT": "False",
-            "SECRET_KEY": "load-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-0123",
-            "FIELD_ENCRYPTION_KEYS": "bG9hZC1vbmx5LWZlcm5ldC1rZXktMDEyMzQ1Njc4OSE=",
+            **common.PRODUCTION_ENV,
             "DATABASE_URL": database_url, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
             "BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(workers), "GUNICORN_THREADS": str(threads),
             "LOG_LEVEL": "WARNING",
@@ -110,14 +110,7 @@ class Stack:
     # --- lifecycle -----------------------------------------------------------------
 
     def fresh_database(self):
-        import psycopg
-        from psycopg import sql
-
-        name = urlsplit(self.database_url).path.lstrip("/")
-        admin_url = self.database_url[: self.database_url.rindex("/")] + "/postgres"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        common.recreate_database(self.database_url)
         self.manage("migrate", "--noinput", "-v", "0")
 
     def manage(self, *args, check=True) -> subprocess.CompletedProcess:
@@ -270,8 +263,8 @@ class Ledger:
 class Client:
     """One keep-alive HTTP connection, reopened after an error."""
 
-    def __init__(self, port, ledger):
-        self.port, self.ledger = port, ledger
+    def __init__(self, port):
+        self.port = port
         self.conn = None
 
     def request(self, op, method, path, body=None, headers=None):
@@ -343,7 +336,7 @@ class Workload:
         return client.request(op, "POST", path, body, headers)
 
     def _producer(self, producer):
-        client = Client(self.stack.port, self.ledger)
+        client = Client(self.stack.port)
         rng = random.Random(producer["key_id"])
         version = 0
         last_body = None
@@ -408,7 +401,7 @@ class Workload:
         self.ledger.add(record)
 
     def _trader(self, actor):
-        client = Client(self.stack.port, self.ledger)
+        client = Client(self.stack.port)
         rng = random.Random(actor["username"] + str(threading.get_ident()))
         auth = {"Authorization": f"Bearer {actor['token']}"}
         while not self.stop_event.is_set():
@@ -433,7 +426,7 @@ class Workload:
             self.ledger.add(record, **facts)
 
     def _viewer(self):
-        client = Client(self.stack.port, self.ledger)
+        client = Client(self.stack.port)
         rng = random.Random(threading.get_ident())
         while not self.stop_event.is_set():
             with self.chart_lock:

@@ -39,10 +39,10 @@ def signed_path(path: str, params: dict, *, expires: int) -> str:
     return f"{path}?{urlencode(sorted(params.items()))}&signature={_signature(path, params)}"
 
 
-def link_for(*, chart: str, params: dict, ttl: int, pk=None) -> tuple[str, datetime]:
+def link_for(*, chart: str, params: dict, ttl: int) -> tuple[str, datetime]:
     """The path and expiry of a link to one of the public chart views."""
     expires = int(time.time()) + ttl
-    path = reverse(f"public-chart-{chart}", kwargs={"pk": pk} if pk is not None else None)
+    path = reverse(f"public-chart-{chart}")
     return signed_path(path, params, expires=expires), datetime.fromtimestamp(expires, tz=timezone.utc)
 
 

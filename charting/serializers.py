@@ -4,6 +4,7 @@ from charting import selectors
 from charting.charts import DEFAULT_BARS, DEFAULT_HEIGHT, DEFAULT_WIDTH, Frame
 from charting.links import MAX_TTL_SECONDS
 from charting.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, Timeframe
+from signals import selectors as signals_selectors
 
 MAX_ROWS_PER_REQUEST = 5000
 
@@ -74,8 +75,8 @@ class CandleBatchSerializer(_Batch):
     candles = CandleSerializer(many=True)
 
     def validate_instrument(self, value):
-        instrument = selectors.instrument_by_symbol(value)
-        if instrument is None or not instrument.enabled:
+        instrument = signals_selectors.enabled_instrument(value)
+        if instrument is None:
             raise serializers.ValidationError(f'"{value}" is not an enabled instrument.')
         return instrument
 
