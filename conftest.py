@@ -4,7 +4,8 @@ from django.core.cache import cache
 from django.db import connection, transaction
 
 from audit import triggers
-from tradeplatform import request_context
+from tradeplatform import request_context, throttling
+from tradeplatform.worker_cache import WorkerCache
 
 # Users and API clients every app's tests share.
 pytest_plugins = ["tests.fixtures"]
@@ -23,8 +24,11 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Throttle counters and cached charts must not leak from one test to the next."""
+    """Throttle counters and slices, cached charts and what workers keep
+    (whitelist, credentials, users) must not leak from one test to the next."""
     cache.clear()
+    throttling.forget_slices()
+    WorkerCache.clear_all()
     yield
 
 

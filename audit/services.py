@@ -68,7 +68,9 @@ def _normalized_meta(meta) -> dict:
     what the database gives back, on SQLite and PostgreSQL alike (jsonb
     would print a float such as 1e+16 differently from Python)."""
     text = json.dumps(redact(meta or {}), cls=DjangoJSONEncoder, allow_nan=False)
-    return _without_nul(json.loads(text, parse_float=str))
+    normalized = json.loads(text, parse_float=str)
+    # json.dumps writes every NUL as \u0000: without one, there is nothing to replace.
+    return _without_nul(normalized) if "\\u0000" in text else normalized
 
 
 def _create_head():

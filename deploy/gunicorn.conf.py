@@ -10,10 +10,14 @@ bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 
 # Throttle counters, render locks and cached charts live in the cache. Without
 # Redis that cache is per-process memory, so serve one process with threads;
-# with Redis every process shares it and we can use every core.
+# with Redis every process shares it and we can use every core. There, one
+# thread per process (gunicorn's sync worker, behind a buffering proxy): with
+# two, a thread back from the database waits for the GIL while the other
+# computes (holding the audit chain's lock all that while), and
+# bench/ingest_bench.py measured a fifth fewer signed requests per second.
 if os.environ.get("REDIS_URL"):
     workers = int(os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) * 2 + 1))
-    threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+    threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 else:
     workers = 1
     threads = int(os.environ.get("GUNICORN_THREADS", "8"))

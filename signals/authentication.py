@@ -19,7 +19,6 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 
 from signals import events, selectors
-from signals.crypto import decrypt
 from signals.metrics import signals_rejected_total
 from signals.models import Producer
 from tradeplatform import request_context
@@ -109,7 +108,7 @@ class ProducerSignatureAuthentication(BaseAuthentication):
         limit = getattr(view, "max_body_bytes", settings.API_MAX_BODY_BYTES)
         body = read_body_bounded(request, limit)  # 413, counted by the view like any oversized body
 
-        secrets, producer = self.live_secrets(key_id)
+        producer, secrets = selectors.live_credentials(key_id) if len(key_id) <= KEY_ID_MAX else (None, [])
         provided = signature.strip().lower()
         provided = provided[len(SIGNATURE_PREFIX):] if provided.startswith(SIGNATURE_PREFIX) else ""
         provided_bytes = provided.encode("utf-8", "replace")
@@ -125,15 +124,6 @@ class ProducerSignatureAuthentication(BaseAuthentication):
                                                                  slug="signature-invalid"))
         request_context.set_actor("producer", producer.name)
         return producer, producer
-
-    @staticmethod
-    def live_secrets(key_id: str):
-        """The producer's live secrets (decrypted) and the producer; a
-        producer without a live secret counts as unknown."""
-        if len(key_id) > KEY_ID_MAX:
-            return [], None
-        producer, encrypted = selectors.producer_credentials(key_id)
-        return [decrypt(token) for token in encrypted], producer
 
     @classmethod
     def deny(cls, request, reason: str, key_id: str, exc: SignatureRejected):

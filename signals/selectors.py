@@ -1,27 +1,28 @@
 """Reads of the signals app: which signals a user may see, and the status
 filter that treats a pending signal past its expiry as expired."""
 
-import time
+import copy
 
-from django.contrib.auth import get_user_model
+from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from signals.crypto import decrypt
 from signals.models import Instrument, Producer, ProducerSecret, Signal
+from tradeplatform.worker_cache import WorkerCache
 
 WHITELIST_CACHE_KEY = "signals:whitelist"
 # Saving an instrument clears the cached whitelist when it commits; the
 # timeout only bounds the rare race of a reader refilling it with the rows
 # it read just before that commit.
 WHITELIST_CACHE_SECONDS = 10
-# Each worker process also keeps the whitelist this long: the Redis read was
-# half the cost of validating a signal. So an instrument an operator disables
-# is refused within this many seconds by every worker (at once by the one
-# that saved the change).
-WHITELIST_LOCAL_SECONDS = 2
-_local_whitelist: tuple[float, dict | None] = (0.0, None)  # (monotonic expiry, whitelist); replaced whole
+# Each worker also keeps the whitelist and producers' credentials for
+# WORKER_CACHE_SECONDS: the Redis read was half the cost of validating a
+# signal, the credentials query a fifth of a signed request's database work.
+_local_whitelist = WorkerCache(lambda: settings.WORKER_CACHE_SECONDS)
+_local_credentials = WorkerCache(lambda: settings.WORKER_CACHE_SECONDS)
 
 
 def signal_queryset() -> QuerySet[Signal]:
@@ -58,53 +59,50 @@ def enabled_instrument(symbol: str) -> Instrument | None:
 
 
 def _whitelist() -> dict:
-    global _local_whitelist
-    expiry, whitelist = _local_whitelist
-    now = time.monotonic()
-    if whitelist is not None and now < expiry:
-        return whitelist
+    return _local_whitelist.get(WHITELIST_CACHE_KEY, _shared_whitelist)
+
+
+def _shared_whitelist() -> dict:
     whitelist = cache.get(WHITELIST_CACHE_KEY)
     if whitelist is None:
         # Plain tuples: unpickling model instances on every request cost more than the lookup.
         whitelist = {symbol: (pk, digits) for pk, symbol, digits
                      in Instrument.objects.filter(enabled=True).values_list("pk", "symbol", "digits")}
         cache.set(WHITELIST_CACHE_KEY, whitelist, timeout=WHITELIST_CACHE_SECONDS)
-    _local_whitelist = (now + WHITELIST_LOCAL_SECONDS, whitelist)
     return whitelist
 
 
 def forget_whitelist() -> None:
-    global _local_whitelist
-    _local_whitelist = (0.0, None)
+    _local_whitelist.clear()
     cache.delete(WHITELIST_CACHE_KEY)
 
 
-PRODUCER_COLUMNS = ["id", "name", "key_id", "enabled", "owner_id"]
+def live_credentials(key_id: str, *, now=None) -> tuple[Producer | None, list[str]]:
+    """The producer of `key_id` and its live secrets, decrypted; (None, [])
+    when it has no live secret. Kept by each worker (see above), with each
+    secret's end of validity, so a secret stops verifying on time whatever
+    the cache holds. Services that change a producer or its secrets call
+    `forget_credentials` when they commit."""
+    now = now or timezone.now()
+    producer, secrets = _local_credentials.get(key_id, lambda: _decrypted_credentials(key_id, now),
+                                               keep=lambda found: found[0] is not None)
+    live = [secret for secret, not_after in secrets if not_after is None or not_after > now]
+    # A copy: what one request sets on its producer stays in that request.
+    return (copy.copy(producer), live) if live else (None, [])
 
 
-def producer_credentials(key_id: str, *, now=None) -> tuple[Producer | None, list[str]]:
-    """The producer of `key_id` (with its owner's username loaded) and its
-    live secrets, still encrypted; (None, []) when it has no live secret.
+def forget_credentials() -> None:
+    """Now, and again when the caller's transaction commits: a request in
+    between may have kept what it read before the commit."""
+    _local_credentials.clear()
+    transaction.on_commit(_local_credentials.clear)
 
-    Every signed request runs this first, so it is one hand-written query:
-    building it with the ORM cost more CPU than the rest of authentication."""
-    user_model = get_user_model()
-    sql = (
-        f"SELECT s.encrypted_secret, {', '.join('p.' + c for c in PRODUCER_COLUMNS)}, u.username"
-        f" FROM {ProducerSecret._meta.db_table} s"
-        f" JOIN {Producer._meta.db_table} p ON p.id = s.producer_id"
-        f" JOIN {user_model._meta.db_table} u ON u.{user_model._meta.pk.column} = p.owner_id"
-        " WHERE p.key_id = %s AND (s.not_after IS NULL OR s.not_after > %s)"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [key_id, connection.ops.adapt_datetimefield_value(now or timezone.now())])
-        rows = cursor.fetchall()
-    if not rows:
+
+def _decrypted_credentials(key_id: str, now) -> tuple[Producer | None, list[tuple[str, object]]]:
+    secrets = list(ProducerSecret.objects.live(now).filter(producer__key_id=key_id).select_related("producer__owner"))
+    if not secrets:
         return None, []
-    first = rows[0]
-    producer = _from_row(Producer, dict(zip(PRODUCER_COLUMNS, first[1:-1])))
-    producer.owner = _from_row(user_model, {user_model._meta.pk.attname: producer.owner_id, "username": first[-1]})
-    return producer, [row[0] for row in rows]
+    return secrets[0].producer, [(decrypt(secret.encrypted_secret), secret.not_after) for secret in secrets]
 
 
 def _from_row(model, values: dict):

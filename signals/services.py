@@ -57,6 +57,7 @@ def rotate_producer_secret(*, producer: Producer, grace_seconds: int = DEFAULT_G
         live.filter(not_after__isnull=True).update(not_after=grace_end)
         live.filter(not_after__gt=grace_end).update(not_after=grace_end)
         secret = _add_secret(producer)
+        selectors.forget_credentials()  # the retired secrets' new end of validity
         events.producer_secret_rotated.send(sender=Producer, target=producer,
                                             meta={"key_id": producer.key_id, "grace_seconds": grace_seconds,
                                                   "grace_until": grace_end.isoformat()})
@@ -70,6 +71,7 @@ def disable_producer(*, producer: Producer) -> Producer:
                                                                                disabled_at=timezone.now())
         producer.refresh_from_db(fields=["enabled", "disabled_at"])
         if updated:
+            selectors.forget_credentials()
             events.producer_disabled.send(sender=Producer, target=producer, meta={"key_id": producer.key_id})
     return producer
 

@@ -70,3 +70,14 @@ def operator(make_user):
 def superuser(make_user):
     """The console's most powerful operator: even they cannot rewrite a decision or an audit entry."""
     return make_user("root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def worker_clock(monkeypatch):
+    """The clock of what workers keep (tradeplatform/worker_cache.py), moved
+    by hand: `worker_clock[0] += seconds`."""
+    from tradeplatform import worker_cache
+
+    now = [1000.0]
+    monkeypatch.setattr(worker_cache, "monotonic", lambda: now[0])
+    return now

@@ -6,7 +6,7 @@ import jwt
 import pytest
 from django.conf import settings
 
-from tests.fixtures import PASSWORD
+from tests.fixtures import PASSWORD, bearer
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +114,35 @@ def test_inactive_user_gets_no_token(api, user):
 def test_refresh_token_is_not_accepted_as_access(api, tokens):
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['refresh']}")
     assert api.get("/api/v1/me/").status_code == 401
+
+
+def deactivate_elsewhere(user):
+    # As another worker process would: this process is not told.
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+
+
+def test_another_workers_deactivation_is_seen_within_the_cache_seconds(user, settings, worker_clock):
+    settings.WORKER_CACHE_SECONDS = 2
+    client = bearer(user)
+    assert client.get("/api/v1/me/").status_code == 200
+    deactivate_elsewhere(user)
+    assert client.get("/api/v1/me/").status_code == 200
+    worker_clock[0] += 2.01
+    assert client.get("/api/v1/me/").status_code == 401
+
+
+def test_with_no_cache_seconds_a_deactivation_is_seen_at_once(user, settings):
+    settings.WORKER_CACHE_SECONDS = 0
+    client = bearer(user)
+    assert client.get("/api/v1/me/").status_code == 200
+    deactivate_elsewhere(user)
+    assert client.get("/api/v1/me/").status_code == 401
+
+
+def test_this_processs_deactivation_applies_at_once(user, settings):
+    settings.WORKER_CACHE_SECONDS = 60
+    client = bearer(user)
+    assert client.get("/api/v1/me/").status_code == 200
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    assert client.get("/api/v1/me/").status_code == 401

@@ -143,3 +143,29 @@ def test_default_sqlite_database_uses_wal_and_a_busy_timeout(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["wal", "20000"]
+
+
+@pytest.mark.skipif(not django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
+                    reason="needs PostgreSQL: run with DATABASE_URL=postgres://...")
+@pytest.mark.parametrize("setting, prepared", [("True", True), ("False", False)])
+def test_repeated_statements_are_prepared_unless_turned_off(setting, prepared):
+    from django.db import connection
+
+    db = connection.settings_dict
+    result = run_python(
+        """
+        import django; django.setup()
+        from django.db import connection
+        from signals.models import Instrument
+        for _ in range(6):
+            list(Instrument.objects.filter(symbol="EURUSD"))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            print(cursor.fetchone()[0])
+        """,
+        DEBUG="True",
+        DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        DATABASE_PREPARED_STATEMENTS=setting,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (int(result.stdout) > 0) is prepared

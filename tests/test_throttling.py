@@ -2,7 +2,7 @@
 a Retry-After saying when the window reopens, and reopens then; budgets are
 per principal; with the counters' store down, requests go through. The same
 tests run on the local-memory cache (DRF's sliding log) and on Redis (the
-one-round-trip fixed window)."""
+fixed window, taken by each worker in slices)."""
 
 import time
 
@@ -13,6 +13,7 @@ from django.test import override_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from tests.fixtures import bearer
+from tradeplatform import throttling
 
 pytestmark = pytest.mark.django_db
 
@@ -74,3 +75,53 @@ def test_with_the_counters_store_down_requests_go_through(alice, user_rate):
     client = bearer(alice)
     with override_settings(CACHES=dead_redis):
         assert [client.get(ME).status_code for _ in range(3)] == [200, 200, 200]
+
+
+class BudgetOf1000(throttling.ScopedThrottle):
+    rate = "1000/min"  # slices of 10
+
+    def __init__(self, key):
+        super().__init__()
+        self.key = key
+
+
+@pytest.fixture
+def redis_calls(monkeypatch):
+    from django_redis import get_redis_connection
+
+    calls = []
+    take_slice = throttling._take_slice
+    monkeypatch.setattr(throttling, "_take_slice", lambda *args: calls.append(args) or take_slice(*args))
+    return get_redis_connection(), calls
+
+
+@pytest.mark.skipif(not ON_REDIS, reason="slices are taken from the Redis counter")
+def test_a_busy_principal_costs_one_redis_call_per_slice(redis_calls):
+    redis, calls = redis_calls
+    throttle = BudgetOf1000("busy")
+    assert all(throttle._allow_in_window(redis, "busy:window") for _ in range(100))
+    assert len(calls) == 10
+
+
+@pytest.mark.skipif(not ON_REDIS, reason="slices are taken from the Redis counter")
+def test_workers_sharing_a_budget_never_exceed_it(redis_calls, monkeypatch):
+    redis, _ = redis_calls
+    workers = [{}, {}, {}]  # each process's own slices
+
+    def allowed(attempt):
+        monkeypatch.setattr(throttling, "_slices", workers[attempt % len(workers)])
+        return BudgetOf1000("shared")._allow_in_window(redis, "shared:window")
+
+    admitted = sum(allowed(attempt) for attempt in range(1500))
+    # At most the slice each other worker still holds goes unused.
+    assert 1000 - 2 * 9 <= admitted <= 1000
+
+
+@pytest.mark.skipif(not ON_REDIS, reason="slices are taken from the Redis counter")
+def test_small_budgets_are_counted_request_by_request(redis_calls, user_rate, alice):
+    _, calls = redis_calls
+    user_rate("199/min")
+    client = bearer(alice)
+    for _ in range(5):
+        assert client.get(ME).status_code == 200
+    assert [size for *_, size in calls] == [1] * 5

@@ -1,6 +1,17 @@
+import copy
+
+from django.conf import settings
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.settings import api_settings
 
 from tradeplatform import request_context
+from tradeplatform.worker_cache import WorkerCache
+
+# simplejwt reads the user row on every request to see that it still exists
+# and is active: the largest cost of a cached chart. Each worker keeps it for
+# WORKER_CACHE_SECONDS, so a deactivated or deleted user is refused by every
+# worker within that time (by this one at once: see forget_user).
+_users = WorkerCache(lambda: settings.WORKER_CACHE_SECONDS)
 
 
 class BearerAuthentication(JWTAuthentication):
@@ -12,3 +23,19 @@ class BearerAuthentication(JWTAuthentication):
         if result is not None:
             request_context.set_actor("user", result[0].get_username())
         return result
+
+    def get_user(self, validated_token):
+        user_id = str(validated_token.get(api_settings.USER_ID_CLAIM, ""))
+        # A miss or a refusal (unknown, inactive) raises from simplejwt and keeps nothing.
+        user = _users.get(user_id, lambda: super(BearerAuthentication, self).get_user(validated_token))
+        return copy.copy(user)  # what one request sets on its user stays in that request
+
+
+def forget_user(sender, instance, **kwargs):
+    """post_save / post_delete of the user model: this worker sees the change
+    at once, and again after its commit (a request in between may have kept
+    the row it read before)."""
+    from django.db import transaction
+
+    _users.clear()
+    transaction.on_commit(_users.clear)
