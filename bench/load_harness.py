@@ -4,7 +4,8 @@
 database (dropped and created afresh: point DATABASE_URL at a scratch
 database, never a real one), a private redis-server on its own port (so
 stopping it in a fault run touches nobody else's Redis), and gunicorn with
-the production configuration (`deploy/gunicorn.conf.py`, 4 workers).
+the production configuration (`deploy/gunicorn.conf.py`, 4 workers of one
+thread).
 
 `Workload` drives the realistic mix over real HTTP with one thread per
 simulated client: producers posting signed signals (and sometimes replaying
@@ -85,7 +86,7 @@ def fault_workload(stack) -> "Workload":
 class Stack:
     """PostgreSQL database + private Redis + gunicorn, started and stopped together."""
 
-    def __init__(self, *, database_url: str, redis_port: int = 6391, workers: int = 4, threads: int = 2):
+    def __init__(self, *, database_url: str, redis_port: int = 6391, workers: int = 4, threads: int = 1):
         self.database_url = database_url
         self.redis_port = redis_port
         self.workers, self.threads = workers, threads

@@ -1,7 +1,7 @@
 """Load run (issue 7): the realistic mix against gunicorn (4 workers) on
 PostgreSQL and Redis, then the checks that nothing was lost or doubled.
 
-    .venv/bin/python bench/load_mix.py [--duration 60] [--traders 4] [--producers-per-trader 2]
+    .venv/bin/python bench/load_mix.py [--duration 60] [--traders 4] [--producers-per-trader 2] [--threads 1]
 
 DATABASE_URL (default postgres://postgres@127.0.0.1:5432/tp_load) is
 dropped and created afresh: a scratch database only. Redis is a private
@@ -25,10 +25,11 @@ def main():
     parser.add_argument("--trader-threads", type=int, default=2, help="concurrent app sessions per trader")
     parser.add_argument("--viewers", type=int, default=3, help="threads fetching charts by signed link")
     parser.add_argument("--redis-port", type=int, default=6391)
+    parser.add_argument("--threads", type=int, default=1, help="per gunicorn worker (production's default: 1)")
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tp_load")
-    with Stack(database_url=database_url, redis_port=args.redis_port) as stack:
+    with Stack(database_url=database_url, redis_port=args.redis_port, threads=args.threads) as stack:
         actors = stack.create_actors(traders=args.traders, producers_per_trader=args.producers_per_trader)
         workload = Workload(stack, actors, trader_threads=args.trader_threads, viewers=args.viewers)
         print(f"gunicorn {stack.workers} workers x {stack.threads} threads on {stack.base_url}; "
