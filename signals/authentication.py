@@ -30,7 +30,7 @@ TIMESTAMP_RE = re.compile(r"^[0-9]{1,12}$")
 SIGNATURE_PREFIX = "sha256="
 KEY_ID_MAX = Producer._meta.get_field("key_id").max_length
 # Verified when the key id matches nothing, so an unknown producer costs the
-# same work as a known one with a wrong signature.
+# same HMAC work as a known one with a wrong signature.
 _DECOY_SECRETS = ("decoy-secret-for-unknown-producers",)
 
 
@@ -108,14 +108,14 @@ class ProducerSignatureAuthentication(BaseAuthentication):
         limit = getattr(view, "max_body_bytes", settings.API_MAX_BODY_BYTES)
         body = read_body_bounded(request, limit)  # 413, counted by the view like any oversized body
 
-        producer, secrets = selectors.live_credentials(key_id) if len(key_id) <= KEY_ID_MAX else (None, [])
         provided = signature.strip().lower()
         provided = provided[len(SIGNATURE_PREFIX):] if provided.startswith(SIGNATURE_PREFIX) else ""
-        provided_bytes = provided.encode("utf-8", "replace")
-        matched = False
-        # No early exit: every live secret is tried, each in constant time.
-        for secret in secrets or _DECOY_SECRETS:
-            matched |= hmac.compare_digest(signature_hex(secret, timestamp, body).encode("ascii"), provided_bytes)
+        provided = provided.encode("utf-8", "replace")
+        producer, matched = self.verify(key_id, timestamp, body, provided)
+        if not matched:
+            # The credentials this worker keeps may predate a rotation made by
+            # another process: a new secret must verify at once everywhere.
+            producer, matched = self.verify(key_id, timestamp, body, provided, fresh=True)
 
         if producer is None or not producer.enabled or not matched:
             reason = ("unknown_producer" if producer is None
@@ -124,6 +124,17 @@ class ProducerSignatureAuthentication(BaseAuthentication):
                                                                  slug="signature-invalid"))
         request_context.set_actor("producer", producer.name)
         return producer, producer
+
+    @staticmethod
+    def verify(key_id: str, timestamp: str, body: bytes, provided: bytes, *, fresh=False):
+        """(producer or None, whether `provided` is the signature under one of its live secrets)."""
+        producer, secrets = (selectors.live_credentials(key_id, fresh=fresh) if len(key_id) <= KEY_ID_MAX
+                             else (None, []))
+        matched = False
+        # No early exit: every live secret is tried, each in constant time.
+        for secret in secrets or _DECOY_SECRETS:
+            matched |= hmac.compare_digest(signature_hex(secret, timestamp, body).encode("ascii"), provided)
+        return producer, matched
 
     @classmethod
     def deny(cls, request, reason: str, key_id: str, exc: SignatureRejected):

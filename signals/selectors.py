@@ -77,13 +77,17 @@ def forget_whitelist() -> None:
     cache.delete(WHITELIST_CACHE_KEY)
 
 
-def live_credentials(key_id: str, *, now=None) -> tuple[Producer | None, list[str]]:
+def live_credentials(key_id: str, *, now=None, fresh=False) -> tuple[Producer | None, list[str]]:
     """The producer of `key_id` and its live secrets, decrypted; (None, [])
-    when it has no live secret. Kept by each worker (see above), with each
-    secret's end of validity, so a secret stops verifying on time whatever
-    the cache holds. Services that change a producer or its secrets call
-    `forget_credentials` when they commit."""
+    when it has no live secret. Kept by each worker (see above) with each
+    secret's end of validity as it was read, so a secret stops verifying on
+    time unless its end was set after the read (a rotation in another
+    process: within WORKER_CACHE_SECONDS). `fresh` reads the database even
+    when this worker keeps the key. Services that change a producer or its
+    secrets call `forget_credentials`."""
     now = now or timezone.now()
+    if fresh:
+        _local_credentials.forget(key_id)
     producer, secrets = _local_credentials.get(key_id, lambda: _decrypted_credentials(key_id, now),
                                                keep=lambda found: found[0] is not None)
     live = [secret for secret, not_after in secrets if not_after is None or not_after > now]

@@ -25,9 +25,12 @@ class BearerAuthentication(JWTAuthentication):
         return result
 
     def get_user(self, validated_token):
-        user_id = str(validated_token.get(api_settings.USER_ID_CLAIM, ""))
+        # Keyed with the token's claims that simplejwt checks against the row
+        # (the user id; the password-hash claim if CHECK_REVOKE_TOKEN is on).
+        key = (str(validated_token.get(api_settings.USER_ID_CLAIM, "")),
+               validated_token.get(api_settings.REVOKE_TOKEN_CLAIM))
         # A miss or a refusal (unknown, inactive) raises from simplejwt and keeps nothing.
-        user = _users.get(user_id, lambda: super(BearerAuthentication, self).get_user(validated_token))
+        user = _users.get(key, lambda: super(BearerAuthentication, self).get_user(validated_token))
         return copy.copy(user)  # what one request sets on its user stays in that request
 
 

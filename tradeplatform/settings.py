@@ -115,8 +115,9 @@ else:
         # Parameters bound by the server and statements prepared from their
         # fifth run on a connection: planning was most of PostgreSQL's work
         # per signed request. Django turns this off by default for
-        # transaction-pooling PgBouncers older than 1.21, which cannot keep
-        # prepared statements; behind one of those, set this to False.
+        # transaction-pooling PgBouncers, which keep prepared statements only
+        # from 1.21 on and with `max_prepared_statements` above 0 (the default
+        # from 1.24); behind any other, set this to False.
         DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=None)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -221,9 +222,10 @@ PROBLEM_TYPE_BASE = env.str("PROBLEM_TYPE_BASE", default="https://tradeplatform.
 PROBLEM_PATH_PREFIXES = ("/api/", "/charts/", "/healthz", "/readyz", "/metrics")
 SIGNATURE_TOLERANCE_SECONDS = 300
 SIGNAL_LIFETIME_SECONDS = env.int("SIGNAL_LIFETIME_SECONDS", default=900)
-# How long each worker process keeps the instrument whitelist and producers'
-# credentials (tradeplatform/worker_cache.py): an operator's disable or
-# rotation reaches every worker within this many seconds. 0 turns it off.
+# How long each worker process keeps the instrument whitelist, producers'
+# credentials and JWT users (tradeplatform/worker_cache.py): an operator's
+# disable, rotation or deactivation reaches every worker within this many
+# seconds. 0 turns it off.
 WORKER_CACHE_SECONDS = env.float("WORKER_CACHE_SECONDS", default=2)
 # Fernet keys (urlsafe base64, 32 bytes) that encrypt producer secrets at rest;
 # the first encrypts, all decrypt, so a new key is put first to rotate.

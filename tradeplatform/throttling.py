@@ -94,6 +94,7 @@ class ScopedThrottle(SimpleRateThrottle):
                 held[1] -= 1
                 return True
         size = max(1, self.num_requests // SLICES_PER_BUDGET)
+        asked = monotonic()  # the slice ends with Redis's window, never after it
         try:
             count, remaining_ms = _take_slice(redis, key, int(self.duration * 1000), size)
         except RedisError:
@@ -106,7 +107,7 @@ class ScopedThrottle(SimpleRateThrottle):
         with _slices_lock:
             if len(_slices) >= MAX_SLICES:
                 _slices.clear()
-            _slices[key] = [monotonic() + remaining_ms / 1000, granted - 1]
+            _slices[key] = [asked + remaining_ms / 1000, granted - 1]
         return True
 
     def wait(self):

@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from signals import selectors, services
-from signals.models import Producer
+from signals.crypto import encrypt
+from signals.models import Producer, ProducerSecret
 from signals.tests.conftest import signal_body
 from tradeplatform.worker_cache import WorkerCache
 
@@ -45,6 +46,14 @@ def test_this_processs_rotation_applies_at_once(signer, producer, secret, settin
     assert signer.post(signal_body(version=3), secret=new_secret).status_code == 201
 
 
+def test_a_secret_another_process_issued_verifies_at_once(signer, producer, settings):
+    settings.WORKER_CACHE_SECONDS = 600
+    assert signer.post(signal_body(version=1)).status_code == 201  # this worker now keeps the old secret
+    new_secret = "issued-by-another-process"
+    ProducerSecret.objects.create(producer=producer, encrypted_secret=encrypt(new_secret))
+    assert signer.post(signal_body(version=2), secret=new_secret).status_code == 201
+
+
 def test_a_kept_secret_stops_verifying_at_its_end(producer, secret, settings, django_assert_num_queries):
     settings.WORKER_CACHE_SECONDS = 600
     new_secret = services.rotate_producer_secret(producer=producer, grace_seconds=60)
@@ -62,6 +71,20 @@ def test_a_key_id_that_matched_nothing_is_not_kept(trader, settings):
     assert selectors.live_credentials("prd_later") == (None, [])
     Producer.objects.filter(pk=producer.pk).update(key_id="prd_later")
     assert selectors.live_credentials("prd_later")[1] == [secret]
+
+
+def test_a_value_read_before_a_clear_is_not_kept():
+    cache = WorkerCache(lambda: 60)
+    loads = []
+
+    def load_while_another_thread_clears():
+        loads.append("read")
+        cache.clear()  # the change commits while this read is in flight
+        return "stale"
+
+    cache.get("key", load_while_another_thread_clears)
+    cache.get("key", lambda: loads.append("read again") or "fresh")
+    assert loads == ["read", "read again"]
 
 
 def test_the_cache_is_bounded(worker_clock):
