@@ -5,7 +5,7 @@ import copy
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -96,10 +96,7 @@ def live_credentials(key_id: str, *, now=None, fresh=False) -> tuple[Producer | 
 
 
 def forget_credentials() -> None:
-    """Now, and again when the caller's transaction commits: a request in
-    between may have kept what it read before the commit."""
-    _local_credentials.clear()
-    transaction.on_commit(_local_credentials.clear)
+    _local_credentials.changed()
 
 
 def _decrypted_credentials(key_id: str, now) -> tuple[Producer | None, list[tuple[str, object]]]:

@@ -35,10 +35,5 @@ class BearerAuthentication(JWTAuthentication):
 
 
 def forget_user(sender, instance, **kwargs):
-    """post_save / post_delete of the user model: this worker sees the change
-    at once, and again after its commit (a request in between may have kept
-    the row it read before)."""
-    from django.db import transaction
-
-    _users.clear()
-    transaction.on_commit(_users.clear)
+    """post_save / post_delete of the user model."""
+    _users.changed()

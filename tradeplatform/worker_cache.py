@@ -12,6 +12,8 @@ import weakref
 from collections.abc import Callable, Hashable
 from time import monotonic
 
+from django.db import transaction
+
 
 class WorkerCache:
     instances: "weakref.WeakSet[WorkerCache]" = weakref.WeakSet()
@@ -53,6 +55,13 @@ class WorkerCache:
         with self._lock:
             self._generation += 1
             self._entries.clear()
+
+    def changed(self) -> None:
+        """A row it may keep changed in the caller's transaction: clear now,
+        and again when that commits (a request in between may have kept what
+        it read before the commit)."""
+        self.clear()
+        transaction.on_commit(self.clear)
 
     @classmethod
     def clear_all(cls) -> None:
