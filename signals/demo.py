@@ -12,10 +12,13 @@ from signals.models import Instrument, Producer, Signal
 PRODUCER_NAME = "demo-strategy"
 DAY = timedelta(days=1)
 
-# instrument, side, entry, stop loss, take profit, minutes ago, expires after (from now), decision
+# instrument, side, entry, stop loss, take profit, minutes ago, expires after (from now), decision.
+# USDJPY expires last, so it is the one the approvals demo decides (it keeps the
+# soonest-expiring pending): EURUSD and XAUUSD, which have demo candles, stay
+# pending and the README's walk-through charts one of them.
 DEMO_SIGNALS = [
     ("EURUSD", "buy", "1.08450", "1.08100", "1.09100", 5, DAY, None),
-    ("USDJPY", "sell", "151.420", "152.000", "150.500", 12, DAY, None),
+    ("USDJPY", "sell", "151.420", "152.000", "150.500", 12, DAY + timedelta(hours=1), None),
     ("XAUUSD", "buy", "2395.50", "2380.00", "2430.00", 20, DAY, None),
     ("GBPUSD", "buy", "1.27210", "1.26800", "1.28000", 90, DAY, "approved"),
     ("AUDUSD", "sell", "0.65830", "0.66200", "0.65100", 120, DAY, "rejected"),

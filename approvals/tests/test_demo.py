@@ -1,6 +1,7 @@
 import io
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from approvals import selectors
@@ -22,3 +23,14 @@ def test_load_demo_gives_the_console_decisions_and_pending_signals_and_is_idempo
     call_command("load_demo", "--force", stdout=io.StringIO())
     assert sorted(Approval.objects.values_list("signal_id", "decision")) == first
     assert pending.exists()
+
+
+def test_the_walk_through_signal_has_a_chart(client_for):
+    """README, walk-through steps 2 and 4: the newest pending signal of the
+    demo trader is decided and then drawn, so it must be one with candles."""
+    call_command("load_demo", "--force", stdout=io.StringIO())
+    trader = client_for(get_user_model().objects.get(username="trader"))
+    signal = trader.get("/api/v1/signals/?status=pending&page_size=1").json()["results"][0]
+    response = trader.get(f"/api/v1/signals/{signal['id']}/chart/")
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "image/png"
