@@ -37,7 +37,7 @@ run: $(VENV)/.requirements .env
 	$(PY) manage.py load_demo
 	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	@echo "Serving on http://127.0.0.1:$(PORT)/  (admin: /admin/, API docs: /api/docs/)"
-	PORT=$(PORT) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py tradeplatform.wsgi
+	PORT=$(PORT) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py config.wsgi
 
 test: $(VENV)/.requirements-dev
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)

@@ -4,8 +4,8 @@ from django.core.cache import cache
 from django.db import connection, transaction
 
 from audit import triggers
-from tradeplatform import request_context, throttling
-from tradeplatform.worker_cache import WorkerCache
+from core import request_context, throttling
+from core.worker_cache import WorkerCache
 
 # Users and API clients every app's tests share.
 pytest_plugins = ["tests.fixtures"]

@@ -8,7 +8,7 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete, post_save
 
-        from tradeplatform.authentication import forget_user
+        from accounts.authentication import forget_user
 
         user_model = self.get_model("User")
         post_save.connect(forget_user, sender=user_model, dispatch_uid="accounts:forget-user")

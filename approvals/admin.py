@@ -18,7 +18,7 @@ from approvals.exports import approvals_csv
 from approvals.models import Approval, ConsentText, PendingSignal
 from signals.models import Signal
 from signals.serializers import format_price
-from tradeplatform.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 def _price(signal: Signal, field: str) -> str:

@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from approvals.models import Approval
-from tradeplatform.csv_export import queryset_rows, streaming_csv_response
+from core.csv_export import queryset_rows, streaming_csv_response
 
 # (header, ORM lookup): the approval resource plus who decided and on what.
 COLUMNS = [

@@ -1,7 +1,7 @@
 import django_filters
 
 from approvals.models import Approval
-from tradeplatform.filters import UTCIsoDateTimeFilter
+from core.filters import UTCIsoDateTimeFilter
 
 
 class ApprovalFilter(django_filters.FilterSet):

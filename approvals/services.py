@@ -11,7 +11,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from approvals import events, metrics, selectors
 from approvals.models import Approval, ConsentText
 from signals.models import Signal
-from tradeplatform.problems import Conflict, ServiceUnavailable
+from core.problems import Conflict, ServiceUnavailable
 
 USER_AGENT_MAX = Approval._meta.get_field("user_agent").max_length
 

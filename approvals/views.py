@@ -13,9 +13,9 @@ from approvals.exports import approvals_csv
 from approvals.filters import ApprovalFilter
 from approvals.models import Approval
 from approvals.serializers import ApprovalSerializer, ConsentTextSerializer, DecisionRequestSerializer
-from tradeplatform.client_ip import client_ip
-from tradeplatform.csv_export import CSVRenderer
-from tradeplatform.throttling import ScopedThrottle
+from core.client_ip import client_ip
+from core.csv_export import CSVRenderer
+from core.throttling import ScopedThrottle
 
 
 class CurrentConsentView(APIView):

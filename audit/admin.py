@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from audit.handlers import ACTIONS
 from audit.models import AuditEntry
-from tradeplatform.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 class ActionFilter(admin.SimpleListFilter):

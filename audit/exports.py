@@ -6,7 +6,7 @@ which is why no cell is formula-defused: every cell is the stored value."""
 
 from audit import chain
 from audit.serializers import AuditEntrySerializer
-from tradeplatform.csv_export import streaming_csv_response
+from core.csv_export import streaming_csv_response
 
 COLUMNS = AuditEntrySerializer.Meta.fields
 

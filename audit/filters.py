@@ -1,7 +1,7 @@
 import django_filters
 
 from audit.models import AuditEntry
-from tradeplatform.filters import UTCIsoDateTimeFilter
+from core.filters import UTCIsoDateTimeFilter
 
 
 class AuditEntryFilter(django_filters.FilterSet):

@@ -12,7 +12,7 @@ from audit import chain
 from audit.metrics import AUDIT_EVENTS
 from audit.models import AuditEntry, ChainHead
 from audit.redaction import redact
-from tradeplatform import request_context
+from core import request_context
 
 # One statement, one round trip: lock the head row, link and hash the entry,
 # insert it. Waiting on the head row's lock serializes appends until the

@@ -9,8 +9,8 @@ from audit.filters import AuditEntryFilter
 from audit.models import AuditEntry
 from audit.selectors import entries_in_chain_order
 from audit.serializers import AuditEntrySerializer
-from tradeplatform.csv_export import CSVRenderer
-from tradeplatform.pagination import NewestFirstCursorPagination
+from core.csv_export import CSVRenderer
+from core.pagination import NewestFirstCursorPagination
 
 ERRORS = {
     401: OpenApiResponse(description="No, bad or expired token (problem+json)."),

@@ -37,7 +37,7 @@ from decimal import Decimal
 import common
 
 # Budgets the repeats never spend, taken in slices of production's size
-# (tradeplatform/throttling.py): the user's 600/min comes 6 requests to a
+# (core/throttling.py): the user's 600/min comes 6 requests to a
 # Redis call, the anonymous signed links' 60/min one request to a call.
 os.environ.setdefault("THROTTLE_USER", "600/s")
 os.environ.setdefault("THROTTLE_ANON", "199/s")

@@ -28,7 +28,7 @@ def configure_in_process():
                         "THROTTLE_USER": "1000000/min"}.items():
         os.environ.setdefault(name, value)
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradeplatform.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 
 def recreate_database(url: str) -> None:

@@ -41,7 +41,7 @@ ENV = {
     "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/5"),
     "DJANGO_SETTINGS_MODULE": "bench.ingest_settings",
     # A budget the load never exhausts, taken in slices of production's size
-    # (600/min: one Redis call per 6 requests, tradeplatform/throttling.py):
+    # (600/min: one Redis call per 6 requests, core/throttling.py):
     # the per-producer check costs what it costs in production, but never refuses.
     "THROTTLE_PRODUCER": "600/s",
 }
@@ -65,7 +65,7 @@ def start_server(port, metrics_dir):
     env = {**ENV, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, "PORT": str(port)}
     server = subprocess.Popen(
         [str(BASE_DIR / ".venv" / "bin" / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "--workers", "2",
-         "--bind", f"127.0.0.1:{port}", "tradeplatform.wsgi"],
+         "--bind", f"127.0.0.1:{port}", "config.wsgi"],
         cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     for _ in range(100):
         try:

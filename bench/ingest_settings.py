@@ -2,6 +2,6 @@
 the bench-only URLconf that adds the baseline endpoint. Never used outside
 bench/ingest_bench.py."""
 
-from tradeplatform.settings import *  # noqa: F401,F403
+from config.settings import *  # noqa: F401,F403
 
 ROOT_URLCONF = "bench.ingest_urls"

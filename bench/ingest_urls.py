@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from signals import events
 from signals.models import Instrument, Producer, Signal
-from tradeplatform.urls import urlpatterns as production_urlpatterns
+from config.urls import urlpatterns as production_urlpatterns
 
 
 @lru_cache(maxsize=1)

@@ -100,7 +100,7 @@ class Stack:
             "DATABASE_URL": database_url, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
             "BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(workers), "GUNICORN_THREADS": str(threads),
             "LOG_LEVEL": "WARNING",
-            "DJANGO_SETTINGS_MODULE": "tradeplatform.settings",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
             # The mix measures the service, not the limits (tests/security covers them): a
             # handful of producers sending flat out would otherwise be throttled.
             "THROTTLE_USER": "1000000/min", "THROTTLE_PRODUCER": "1000000/min",
@@ -153,7 +153,7 @@ class Stack:
     def start_gunicorn(self):
         env = {**self.env, "PROMETHEUS_MULTIPROC_DIR": str(self.tmp / "metrics")}
         self.gunicorn = subprocess.Popen(
-            [GUNICORN, "-c", "deploy/gunicorn.conf.py", "tradeplatform.wsgi"], cwd=BASE_DIR, env=env,
+            [GUNICORN, "-c", "deploy/gunicorn.conf.py", "config.wsgi"], cwd=BASE_DIR, env=env,
             stdout=open(self.tmp / "gunicorn.out", "w"), stderr=subprocess.STDOUT, start_new_session=True)
         self._wait(lambda: self.get("/readyz")[0] == 200, "gunicorn")
 

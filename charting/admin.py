@@ -5,7 +5,7 @@ charts appear on the signal and instrument pages (templates/admin/signals/)."""
 from django.contrib import admin
 
 from charting.models import Candle, EquityPoint
-from tradeplatform.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(Candle)

@@ -19,7 +19,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from rest_framework.exceptions import PermissionDenied
 
 from charting.charts import DEFAULT_BARS, DEFAULT_HEIGHT, DEFAULT_WIDTH
-from tradeplatform.problems import Gone
+from core.problems import Gone
 
 SALT = "charting.links.v1"
 MAX_TTL_SECONDS = 7 * 86400

@@ -30,7 +30,7 @@ from signals.authentication import ProducerSignatureAuthentication
 from signals.models import Signal
 from signals.selectors import visible_signals
 from signals.views import IsProducer, ProducerThrottle
-from tradeplatform.throttling import ScopedThrottle
+from core.throttling import ScopedThrottle
 
 # 5000 candles of ~130 bytes of JSON each fit; a signal's 64 KiB would not.
 MARKET_DATA_MAX_BODY_BYTES = 1024 * 1024

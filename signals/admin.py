@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from signals import selectors, services
 from signals.models import Instrument, Producer, Signal
 from signals.serializers import format_price
-from tradeplatform.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 def show_secret_once(request, producer: Producer, secret: str, what: str):

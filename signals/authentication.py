@@ -21,10 +21,10 @@ from rest_framework.exceptions import AuthenticationFailed, Throttled
 from signals import events, selectors
 from signals.metrics import signals_rejected_total
 from signals.models import Producer
-from tradeplatform import request_context
-from tradeplatform.client_ip import client_ip
-from tradeplatform.problems import PayloadTooLarge
-from tradeplatform.throttling import ScopedThrottle
+from core import request_context
+from core.client_ip import client_ip
+from core.problems import PayloadTooLarge
+from core.throttling import ScopedThrottle
 
 TIMESTAMP_RE = re.compile(r"^[0-9]{1,12}$")
 SIGNATURE_PREFIX = "sha256="

@@ -2,7 +2,7 @@ import django_filters
 
 from signals.models import Signal
 from signals.selectors import with_effective_status
-from tradeplatform.filters import UTCIsoDateTimeFilter
+from core.filters import UTCIsoDateTimeFilter
 
 
 class SignalFilter(django_filters.FilterSet):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from signals.crypto import decrypt
 from signals.models import Instrument, Producer, ProducerSecret, Signal
-from tradeplatform.worker_cache import WorkerCache
+from core.worker_cache import WorkerCache
 
 WHITELIST_CACHE_KEY = "signals:whitelist"
 # Saving an instrument clears the cached whitelist when it commits; the

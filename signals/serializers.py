@@ -11,7 +11,7 @@ from rest_framework import serializers
 from charting.links import signal_chart_url
 from signals import selectors
 from signals.models import Signal
-from tradeplatform.problems import PayloadTooLarge
+from core.problems import PayloadTooLarge
 
 PAYLOAD_MAX_BYTES = 32 * 1024
 FUTURE_TOLERANCE_SECONDS = 300

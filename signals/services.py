@@ -16,7 +16,7 @@ from signals import events, selectors
 from signals.crypto import encrypt
 from signals.metrics import signals_ingested_total
 from signals.models import Instrument, Producer, ProducerSecret, Signal
-from tradeplatform.problems import Conflict
+from core.problems import Conflict
 
 DEFAULT_GRACE_SECONDS = 86400
 EXPIRE_BATCH_SIZE = 200

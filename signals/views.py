@@ -15,9 +15,9 @@ from signals.filters import SignalFilter
 from signals.metrics import signals_rejected_total
 from signals.models import Producer, Signal
 from signals.serializers import SignalIngestSerializer, SignalSerializer, format_price
-from tradeplatform.csv_export import FETCH_ROWS, CSVRenderer, streaming_csv_response
-from tradeplatform.problems import Conflict, PayloadTooLarge
-from tradeplatform.throttling import ScopedThrottle
+from core.csv_export import FETCH_ROWS, CSVRenderer, streaming_csv_response
+from core.problems import Conflict, PayloadTooLarge
+from core.throttling import ScopedThrottle
 
 
 class ProducerThrottle(ScopedThrottle):

@@ -74,9 +74,9 @@ def superuser(make_user):
 
 @pytest.fixture
 def worker_clock(monkeypatch):
-    """The clock of what workers keep (tradeplatform/worker_cache.py), moved
+    """The clock of what workers keep (core/worker_cache.py), moved
     by hand: `worker_clock[0] += seconds`."""
-    from tradeplatform import worker_cache
+    from core import worker_cache
 
     now = [1000.0]
     monkeypatch.setattr(worker_cache, "monotonic", lambda: now[0])

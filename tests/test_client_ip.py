@@ -4,7 +4,7 @@ untrusted hop of X-Forwarded-For only when the peer is a trusted proxy."""
 import pytest
 from django.test import RequestFactory
 
-from tradeplatform.client_ip import client_ip
+from core.client_ip import client_ip
 
 
 def request_from(peer, forwarded=None):

@@ -75,7 +75,7 @@ def test_database_failure_is_503_with_retry_after(client):
 
 
 def test_flatten_nested_errors_uses_dotted_paths():
-    from tradeplatform.problems import flatten_errors
+    from core.problems import flatten_errors
 
     nested = {"candles": [{}, {}, {}, {"high": ["too low"]}], "payload": {"a": ["bad"]}, "side": ["required"]}
     assert flatten_errors(nested) == {"candles.3.high": ["too low"], "payload.a": ["bad"], "side": ["required"]}

@@ -24,7 +24,7 @@ DEAD_REDIS = {
 
 def run_python(code, **env_overrides):
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
-    env.update({"ENV_FILE": "/dev/null", "DJANGO_SETTINGS_MODULE": "tradeplatform.settings"}, **env_overrides)
+    env.update({"ENV_FILE": "/dev/null", "DJANGO_SETTINGS_MODULE": "config.settings"}, **env_overrides)
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=BASE_DIR, env=env,
                           capture_output=True, text=True, timeout=120)
 

@@ -28,7 +28,7 @@ def test_each_request_gets_its_own_id(client):
 
 
 def formatted_lines(caplog):
-    from tradeplatform.logging import JsonFormatter
+    from core.logging import JsonFormatter
 
     formatter = JsonFormatter()
     return [json.loads(formatter.format(record)) for record in caplog.records]

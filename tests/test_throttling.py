@@ -1,4 +1,4 @@
-"""Rate limits (tradeplatform/throttling.py): a spent budget answers 429 with
+"""Rate limits (core/throttling.py): a spent budget answers 429 with
 a Retry-After saying when the window reopens, and reopens then; budgets are
 per principal; with the counters' store down, requests go through. The same
 tests run on the local-memory cache (DRF's sliding log) and on Redis (the
@@ -13,7 +13,7 @@ from django.test import override_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from tests.fixtures import bearer
-from tradeplatform import throttling
+from core import throttling
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from audit import chain
 from audit.models import AuditEntry
 from audit.selectors import entries_in_chain_order
 from audit.services import append_entry
-from tradeplatform.csv_export import ROWS_PER_CHUNK
+from core.csv_export import ROWS_PER_CHUNK
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from audit.handlers import DOMAIN_EVENTS
 from audit.models import AuditEntry, ChainHead
 from audit.services import append_entry
 from signals import events as signal_events
-from tradeplatform import request_context
+from core import request_context
 
 User = get_user_model()
 

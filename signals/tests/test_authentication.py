@@ -15,7 +15,7 @@ from signals.authentication import read_body_bounded
 from signals.crypto import decrypt
 from signals.models import ProducerSecret
 from signals.tests.conftest import signal_body
-from tradeplatform.problems import PayloadTooLarge
+from core.problems import PayloadTooLarge
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from signals import selectors, services
 from signals.crypto import encrypt
 from signals.models import Producer, ProducerSecret
 from signals.tests.conftest import signal_body
-from tradeplatform.worker_cache import WorkerCache
+from core.worker_cache import WorkerCache
 
 pytestmark = pytest.mark.django_db
 

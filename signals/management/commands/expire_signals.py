@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from signals import services
-from tradeplatform import request_context
+from core import request_context
 
 
 class Command(BaseCommand):

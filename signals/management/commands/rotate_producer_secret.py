@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from signals import services
 from signals.management.commands.create_producer import print_credentials
 from signals.models import Producer
-from tradeplatform import request_context
+from core import request_context
 
 
 class Command(BaseCommand):

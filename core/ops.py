@@ -9,8 +9,8 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_safe
 from django_prometheus.exports import ExportToDjangoView
 
-from tradeplatform.client_ip import address_in, client_ip
-from tradeplatform.problems import problem_response
+from core.client_ip import address_in, client_ip
+from core.problems import problem_response
 
 
 @require_safe

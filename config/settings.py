@@ -55,7 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
-    "tradeplatform",
+    "core",
     "accounts",
     "audit",
     "signals",
@@ -64,23 +64,23 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "tradeplatform.middleware.RequestContextMiddleware",
+    "core.middleware.RequestContextMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "tradeplatform.middleware.ApiProblemMiddleware",
+    "core.middleware.ApiProblemMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "tradeplatform.middleware.SessionActorMiddleware",
+    "core.middleware.SessionActorMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
-ROOT_URLCONF = "tradeplatform.urls"
-WSGI_APPLICATION = "tradeplatform.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {
@@ -168,14 +168,14 @@ LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=300)
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["tradeplatform.authentication.BearerAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["tradeplatform.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "tradeplatform.pagination.NewestFirstCursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.NewestFirstCursorPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "tradeplatform.problems.exception_handler",
+    "EXCEPTION_HANDLER": "core.problems.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("THROTTLE_USER", default="600/min"),
         "anon": env.str("THROTTLE_ANON", default="60/min"),
@@ -186,8 +186,8 @@ REST_FRAMEWORK = {
         "signature_failure": env.str("THROTTLE_SIGNATURE_FAILURE", default="30/min"),
     },
     "DEFAULT_THROTTLE_CLASSES": [
-        "tradeplatform.throttling.UserThrottle",
-        "tradeplatform.throttling.AnonThrottle",
+        "core.throttling.UserThrottle",
+        "core.throttling.AnonThrottle",
     ],
     "NUM_PROXIES": 0,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -204,7 +204,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "tradeplatform.schema.document_problem_responses",
+        "core.schema.document_problem_responses",
     ],
 }
 
@@ -213,7 +213,7 @@ SPECTACULAR_SETTINGS = {
 # `max_body_bytes` attribute. Django's own cap is the backstop for everything.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
-# Deepest nesting of arrays/objects a JSON body may have (tradeplatform/parsers.py).
+# Deepest nesting of arrays/objects a JSON body may have (core/parsers.py).
 API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 
 # --- Domain settings ----------------------------------------------------------
@@ -223,7 +223,7 @@ PROBLEM_PATH_PREFIXES = ("/api/", "/charts/", "/healthz", "/readyz", "/metrics")
 SIGNATURE_TOLERANCE_SECONDS = 300
 SIGNAL_LIFETIME_SECONDS = env.int("SIGNAL_LIFETIME_SECONDS", default=900)
 # How long each worker process keeps the instrument whitelist, producers'
-# credentials and JWT users (tradeplatform/worker_cache.py): an operator's
+# credentials and JWT users (core/worker_cache.py): an operator's
 # disable, rotation or deactivation reaches every worker within this many
 # seconds. 0 turns it off.
 WORKER_CACHE_SECONDS = env.float("WORKER_CACHE_SECONDS", default=2)
@@ -270,7 +270,7 @@ X_FRAME_OPTIONS = "DENY"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "tradeplatform.logging.JsonFormatter"}},
+    "formatters": {"json": {"()": "core.logging.JsonFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

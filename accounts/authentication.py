@@ -4,8 +4,8 @@ from django.conf import settings
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.settings import api_settings
 
-from tradeplatform import request_context
-from tradeplatform.worker_cache import WorkerCache
+from core import request_context
+from core.worker_cache import WorkerCache
 
 # simplejwt reads the user row on every request to see that it still exists
 # and is active: the largest cost of a cached chart. Each worker keeps it for

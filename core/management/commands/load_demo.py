@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from tradeplatform import request_context
+from core import request_context
 
 DEMO_USERS = [
     # username, password, is_staff

@@ -5,7 +5,7 @@ import json
 import logging
 from datetime import datetime, timezone
 
-from tradeplatform import request_context
+from core import request_context
 
 ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "principal", "ip")
 

@@ -3,17 +3,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from tradeplatform import auth_api, ops
+from core import ops
 
 admin.site.site_header = "Trade platform operations"
 admin.site.site_title = "Trade platform operations"
 admin.site.index_title = "Operator console"
 
 api_v1 = [
-    path("auth/token/", auth_api.TokenView.as_view(), name="token"),
-    path("auth/token/refresh/", auth_api.RefreshView.as_view(), name="token-refresh"),
-    path("auth/logout/", auth_api.LogoutView.as_view(), name="logout"),
-    path("me/", auth_api.MeView.as_view(), name="me"),
+    path("", include("accounts.urls")),
     path("", include("audit.urls")),
     path("", include("signals.urls")),
     path("", include("approvals.urls")),

@@ -1,11 +1,11 @@
 """drf-spectacular extensions: how our authentication classes appear in the
-OpenAPI schema. Imported from TradePlatformConfig.ready()."""
+OpenAPI schema. Imported from CoreConfig.ready()."""
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 
 
 class BearerScheme(SimpleJWTScheme):
-    target_class = "tradeplatform.authentication.BearerAuthentication"
+    target_class = "accounts.authentication.BearerAuthentication"
     name = "bearerAuth"
 
 

@@ -20,7 +20,7 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from tradeplatform.client_ip import client_ip
+from core.client_ip import client_ip
 
 
 class LoginFailureGuard:

@@ -27,7 +27,7 @@ from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 from rest_framework.throttling import SimpleRateThrottle
 
-from tradeplatform.client_ip import client_ip
+from core.client_ip import client_ip
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 DRF errors go through `exception_handler`; everything Django answers on its own
 (unknown route, a crash outside DRF, a body over Django's cap) is rewritten by
-`tradeplatform.middleware.ApiProblemMiddleware` with `problem_response`.
+`core.middleware.ApiProblemMiddleware` with `problem_response`.
 """
 
 import logging
@@ -16,7 +16,7 @@ from rest_framework import exceptions, status
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tradeplatform import request_context
+from core import request_context
 
 logger = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 
-from tradeplatform import request_context
-from tradeplatform.client_ip import client_ip
-from tradeplatform.problems import PROBLEM_CONTENT_TYPE, problem_response
+from core import request_context
+from core.client_ip import client_ip
+from core.problems import PROBLEM_CONTENT_TYPE, problem_response
 
 access_log = logging.getLogger("tradeplatform.access")
 logger = logging.getLogger(__name__)
