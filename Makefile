@@ -6,12 +6,28 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 METRICS_DIR := $(CURDIR)/.prometheus
+# The demo trader's bridge (key id, secret, starting balance) for the paper
+# bridge `make run` starts; written by load_demo, git-ignored, mode 600.
+DEMO_BRIDGE_ENV := .paper_bridge/demo.env
 
 # Settings for the test run: production mode (DEBUG off) minus the HTTPS
 # redirect the test client cannot follow. Fixed keys: tests only.
 TEST_ENV := env -u PROMETHEUS_MULTIPROC_DIR DEBUG=False SECURE_SSL_REDIRECT=False \
 	SECRET_KEY=test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz \
 	FIELD_ENCRYPTION_KEYS=dGVzdC1vbmx5LWZlcm5ldC1rZXktMDEyMzQ1Njc4OSE=
+
+# The console's browser tests (pytest mark `browser`) drive Debian's headless
+# Chromium at this path. `make test` installs it when missing; BROWSER_TESTS=0
+# runs the suite without those tests, saying so.
+CHROMIUM := /usr/bin/chromium
+BROWSER_TESTS ?= 1
+ifeq ($(BROWSER_TESTS),0)
+TEST_BROWSER :=
+TEST_MARKS := -m "not browser"
+else
+TEST_BROWSER := $(CHROMIUM)
+TEST_MARKS :=
+endif
 
 .PHONY: run test clean
 
@@ -31,16 +47,50 @@ $(VENV)/.requirements-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/p
 .env: | $(VENV)/bin/python
 	$(PY) -c 'import secrets; print("DEBUG=True"); print("SECRET_KEY=" + secrets.token_urlsafe(50))' > $@
 
+# Every process the platform needs: gunicorn in the foreground, the task
+# consumer (run_huey: the expiry sweeps) and the demo trader's paper bridge
+# (with a 10-point spread and 3.50 commission per lot and deal, so trades show
+# costs) in the background. Ctrl-C reaches all three; whenever the recipe ends
+# (Ctrl-C, or gunicorn stopped or failed to start) the two are stopped and
+# waited for. The bridge's secret goes from load_demo's file into the bridge's
+# environment only, never onto a command line or into a log.
 run: $(VENV)/.requirements .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py load_demo
 	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	@echo "Serving on http://127.0.0.1:$(PORT)/  (admin: /admin/, API docs: /api/docs/)"
+	@echo "with the task consumer (run_huey) and the demo trader's paper bridge beside it; Ctrl-C stops all three."
+	@$(PY) manage.py run_huey & huey=$$!; \
+	(set -a && . ./$(DEMO_BRIDGE_ENV) && exec $(PY) manage.py paper_bridge --base-url http://127.0.0.1:$(PORT) \
+		--key-id "$$PAPER_BRIDGE_KEY_ID" --balance "$$PAPER_BRIDGE_BALANCE" --spread 10 --commission-per-lot 3.5) & \
+	bridge=$$!; \
+	trap 'kill $$huey $$bridge 2>/dev/null; wait' EXIT; trap 'exit 130' INT TERM; \
 	PORT=$(PORT) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py config.wsgi
 
-test: $(VENV)/.requirements-dev
-	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+test: $(VENV)/.requirements-dev $(TEST_BROWSER)
+ifeq ($(BROWSER_TESTS),0)
+	@echo "BROWSER_TESTS=0: the console's browser tests (approvals/tests/test_console_browser.py) are not run."
+endif
+	$(VENV)/bin/lint-imports --no-cache --no-logo  # the apps' layering (.importlinter)
+	$(TEST_ENV) $(PY) -m pytest $(TEST_MARKS) $(PYTEST_ARGS)
+
+# Installed as root with apt-get (Debian, Ubuntu); anywhere else make test
+# stops and says what to do rather than skip the browser tests silently.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Chromium (Debian package) for the console's browser tests..."; \
+		apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null; \
+	else \
+		echo "make test: the console's browser tests need Chromium at $(CHROMIUM), which is missing," >&2; \
+		echo "and make test can install it only as root with apt-get. Install it yourself" >&2; \
+		echo "(Debian/Ubuntu: sudo apt-get install chromium), or run the suite without" >&2; \
+		echo "those tests: make test BROWSER_TESTS=0" >&2; \
+		exit 1; \
+	fi
+	@test -x $(CHROMIUM) || { echo "make test: the chromium package did not provide $(CHROMIUM)" >&2; exit 1; }
+	@echo "Chromium installed: $$($(CHROMIUM) --version 2>/dev/null)"
 
 clean:
 	rm -rf $(VENV) $(METRICS_DIR) staticfiles .pytest_cache

@@ -20,6 +20,10 @@ def pytest_configure(config):
     settings.WHITENOISE_AUTOREFRESH = True
     # PBKDF2's deliberate slowness would dominate the suite's run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests trade at the wall clock's time, and FX markets close every weekend:
+    # markets are open around the clock unless a test sets FX hours
+    # (risk/tests/test_market_hours.py).
+    settings.MARKET_HOURS_DEFAULT = "always"
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +34,15 @@ def _fresh_cache():
     throttling.forget_slices()
     WorkerCache.clear_all()
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _demo_bridge_credentials_in_tmp(tmp_path_factory):
+    """load_demo writes the demo bridge's secret to a file for `make run`:
+    in the test run's own directory, never into the checkout."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("demo.execution.CREDENTIALS_FILE", tmp_path_factory.mktemp("paper_bridge") / "demo.env")
+        yield
 
 
 @pytest.fixture(autouse=True)

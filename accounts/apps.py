@@ -6,10 +6,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
-        from django.db.models.signals import post_delete, post_save
+        from accounts import caches
+        from core.worker_cache import flush_on_change
 
-        from accounts.authentication import forget_user
-
-        user_model = self.get_model("User")
-        post_save.connect(forget_user, sender=user_model, dispatch_uid="accounts:forget-user")
-        post_delete.connect(forget_user, sender=user_model, dispatch_uid="accounts:forget-user-delete")
+        flush_on_change(caches.users, dispatch_uid="accounts.caches.users")

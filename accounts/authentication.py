@@ -1,22 +1,18 @@
 import copy
 
-from django.conf import settings
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.settings import api_settings
 
+from accounts import caches, selectors
+from accounts.models import SESSION_CLAIM
 from core import request_context
-from core.worker_cache import WorkerCache
-
-# simplejwt reads the user row on every request to see that it still exists
-# and is active: the largest cost of a cached chart. Each worker keeps it for
-# WORKER_CACHE_SECONDS, so a deactivated or deleted user is refused by every
-# worker within that time (by this one at once: see forget_user).
-_users = WorkerCache(lambda: settings.WORKER_CACHE_SECONDS)
 
 
 class BearerAuthentication(JWTAuthentication):
-    """simplejwt's Bearer authentication that also records the user as the
-    request's actor (access log, audit entries)."""
+    """simplejwt's Bearer authentication that also refuses the access tokens
+    of a logged-out session and records the user as the request's actor
+    (access log, audit entries)."""
 
     def authenticate(self, request):
         result = super().authenticate(request)
@@ -25,15 +21,21 @@ class BearerAuthentication(JWTAuthentication):
         return result
 
     def get_user(self, validated_token):
-        # Keyed with the token's claims that simplejwt checks against the row
-        # (the user id; the password-hash claim if CHECK_REVOKE_TOKEN is on).
+        # Keyed with every claim the answer depends on: the user id, the
+        # password-hash claim (checked if CHECK_REVOKE_TOKEN is on), the session.
+        session_id = validated_token.get(SESSION_CLAIM)
         key = (str(validated_token.get(api_settings.USER_ID_CLAIM, "")),
-               validated_token.get(api_settings.REVOKE_TOKEN_CLAIM))
-        # A miss or a refusal (unknown, inactive) raises from simplejwt and keeps nothing.
-        user = _users.get(key, lambda: super(BearerAuthentication, self).get_user(validated_token))
+               validated_token.get(api_settings.REVOKE_TOKEN_CLAIM), session_id)
+
+        def load():
+            user = super(BearerAuthentication, self).get_user(validated_token)
+            if session_id and selectors.session_has_ended(str(session_id)):
+                raise AuthenticationFailed("The session has ended; log in again.", code="session_ended")
+            return user
+
+        # Kept by each worker (accounts/caches.py): a deactivated or deleted
+        # user, or a logged-out session, is refused by every worker within
+        # WORKER_CACHE_SECONDS, by this one at once. A miss or a refusal
+        # (unknown, inactive, logged out) raises and keeps nothing.
+        user = caches.users.get(key, load)
         return copy.copy(user)  # what one request sets on its user stays in that request
-
-
-def forget_user(sender, instance, **kwargs):
-    """post_save / post_delete of the user model."""
-    _users.changed()

@@ -1,4 +1,4 @@
-"""The operators' console for approvals (contract §8: `/admin/`, staff only).
+"""The operators' console for approvals (`/admin/`, staff only).
 
 Operators review decisions; they never make, change or remove one, so every
 admin here is read-only, superusers included. The one write is publishing a
@@ -17,8 +17,9 @@ from approvals import selectors, services
 from approvals.exports import approvals_csv
 from approvals.models import Approval, ConsentText, PendingSignal
 from signals.models import Signal
-from signals.serializers import format_price
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, pretty_json
+from core.display import humane_duration, utc_time
+from core.prices import format_price
 
 
 def _price(signal: Signal, field: str) -> str:
@@ -68,7 +69,7 @@ class ApprovalAdmin(ReadOnlyAdmin):
 
     @admin.display(description="decided", ordering="created_at")
     def decided(self, approval):
-        return approval.created_at
+        return utc_time(approval.created_at)
 
     @admin.display(description="instrument", ordering="signal__instrument__symbol")
     def instrument(self, approval):
@@ -80,7 +81,7 @@ class ApprovalAdmin(ReadOnlyAdmin):
 
     @admin.display(description="time to decide")
     def time_to_decide(self, approval):
-        return approval.created_at - approval.signal.created_at
+        return humane_duration(approval.created_at - approval.signal.created_at)
 
     @admin.display(description="signal")
     def signal_link(self, approval):
@@ -100,15 +101,15 @@ class ApprovalAdmin(ReadOnlyAdmin):
 
     @admin.display(description="produced at")
     def signal_time(self, approval):
-        return approval.signal.time
+        return utc_time(approval.signal.time)
 
     @admin.display(description="received at")
     def signal_received(self, approval):
-        return approval.signal.created_at
+        return utc_time(approval.signal.created_at)
 
     @admin.display(description="expires at")
     def signal_expires(self, approval):
-        return approval.signal.expires_at
+        return utc_time(approval.signal.expires_at)
 
     @admin.display(description="signal status")
     def signal_status(self, approval):
@@ -124,7 +125,7 @@ class ApprovalAdmin(ReadOnlyAdmin):
 
     @admin.display(description="strategy payload")
     def payload(self, approval):
-        return approval.signal.payload
+        return pretty_json(approval.signal.payload)
 
 
 @admin.register(PendingSignal)
@@ -136,7 +137,7 @@ class PendingSignalAdmin(ReadOnlyAdmin):
     search_fields = ["owner__username", "instrument__symbol"]
     show_full_result_count = False
     fields = ["id", "instrument", "side", "entry", "stop", "target", "time", "created_at", "expires_at", "owner",
-              "producer", "version", "payload"]
+              "producer", "version", "payload_formatted"]
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -147,8 +148,7 @@ class PendingSignalAdmin(ReadOnlyAdmin):
 
     @admin.display(description="expires in")
     def expires_in(self, signal):
-        seconds = max(0, int((signal.expires_at - timezone.now()).total_seconds()))
-        return f"{seconds // 60} min {seconds % 60:02d} s"
+        return humane_duration(signal.expires_at - timezone.now())
 
     @admin.display(description="entry price")
     def entry(self, signal):
@@ -161,6 +161,10 @@ class PendingSignalAdmin(ReadOnlyAdmin):
     @admin.display(description="take profit")
     def target(self, signal):
         return _price(signal, "take_profit")
+
+    @admin.display(description="payload")
+    def payload_formatted(self, signal):
+        return pretty_json(signal.payload)
 
 
 @admin.register(ConsentText)

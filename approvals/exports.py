@@ -1,4 +1,4 @@
-"""The approvals CSV (contract §7), shared by the API export and the console's action."""
+"""The approvals CSV (docs/api.md#exports), shared by the API export and the console's action."""
 
 from django.db.models import QuerySet
 from django.utils import timezone

@@ -5,7 +5,7 @@ from core.filters import UTCIsoDateTimeFilter
 
 
 class ApprovalFilter(django_filters.FilterSet):
-    """Contract §4 list filters, with the same window semantics as the
+    """The approvals list filters, with the same window semantics as the
     signals list: `created_after` inclusive, `created_before` exclusive."""
 
     decision = django_filters.ChoiceFilter(choices=Approval.Decision.choices)

@@ -6,6 +6,7 @@ from django.core.validators import ProhibitNullCharactersValidator, RegexValidat
 from django.db import models
 from django.utils import timezone
 
+from core.display import utc_time
 from signals.models import Signal
 
 
@@ -95,7 +96,8 @@ class Approval(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.decision} {self.signal_id}"
+        # Reads the signal, its instrument and the user: select_related them where many are shown.
+        return f"{self.decision}: {self.signal.label} by {self.user.username}, {utc_time(self.created_at)}"
 
 
 class PendingSignal(Signal):

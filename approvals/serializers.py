@@ -10,7 +10,7 @@ class ConsentTextSerializer(serializers.ModelSerializer):
 
 
 class ApprovalSerializer(serializers.ModelSerializer):
-    """The approval resource (contract §4)."""
+    """The approval resource."""
 
     class Meta:
         model = Approval
@@ -21,7 +21,7 @@ class ApprovalSerializer(serializers.ModelSerializer):
 class DecisionRequestSerializer(serializers.Serializer):
     """The request body as documented in the OpenAPI schema. The rules
     themselves are applied by `approvals.services.decide_signal`, after the
-    checks on the signal (contract §4's order)."""
+    checks on the signal: a 404, 403 or 409 comes before any 422."""
 
     signal = serializers.UUIDField()
     decision = serializers.ChoiceField(choices=Approval.Decision.choices)

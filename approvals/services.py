@@ -35,7 +35,7 @@ def decide_signal(*, user, signal_id, decision, consent_version, reason="", ip=N
     signal's status to it, audited as `approval.create`, all in one transaction.
 
     The arguments are the client's values as sent (possibly missing or of the
-    wrong type): the checks answer in contract §4's order (404, 403, 409
+    wrong type): the checks answer in this order (404, 403, 409
     decided, 409 `signal-expired`, 409 `consent-outdated`, 422), so a request
     refused for the state of the signal says so whatever else is wrong with it,
     and field errors come last.

@@ -1,4 +1,4 @@
-"""Contract §4 and §7: consent, decisions, and reading them back."""
+"""Consent, decisions, and reading them back (docs/api.md#approvals, docs/api.md#exports)."""
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes

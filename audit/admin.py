@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from audit.handlers import ACTIONS
 from audit.models import AuditEntry
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, pretty_json
 
 
 class ActionFilter(admin.SimpleListFilter):
@@ -33,3 +33,10 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     ordering = ["-seq"]
     # Counting a log of millions of rows for the "n total" line is a full scan.
     show_full_result_count = False
+    fields = ["seq", "ts", "action", "status", "actor_type", "actor", "target_type", "target_id", "ip",
+              "user_agent", "request_id", "meta_formatted", "prev_hash", "hash"]
+    readonly_fields = fields
+
+    @admin.display(description="meta")
+    def meta_formatted(self, entry):
+        return pretty_json(entry.meta)

@@ -1,4 +1,4 @@
-"""The hash chain of contract §5, in one place: the API document of an entry,
+"""The hash chain of the audit log (docs/api.md#audit-log), in one place: the API document of an entry,
 its canonical JSON, and the hash that links it to the one before."""
 
 import hashlib
@@ -32,9 +32,13 @@ def entry_document(entry) -> dict:
     }
 
 
+# Built once: json.dumps with options builds a new encoder per call.
+CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(value) -> str:
-    """Contract §5's canonical JSON: keys sorted, no whitespace, non-ASCII as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The chain's canonical JSON: keys sorted, no whitespace, non-ASCII as is."""
+    return CANONICAL_ENCODER.encode(value)
 
 
 def canonical_json(document: dict) -> str:

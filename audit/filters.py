@@ -5,7 +5,7 @@ from core.filters import UTCIsoDateTimeFilter
 
 
 class AuditEntryFilter(django_filters.FilterSet):
-    """Contract §5's filters, shared by the list and the CSV export."""
+    """The audit log's filters (docs/api.md#audit-log), shared by the list and the exports."""
 
     actor = django_filters.CharFilter(help_text="username or producer name")
     target_id = django_filters.CharFilter()

@@ -13,6 +13,8 @@ from django.db.models.signals import post_save
 from approvals import events as approval_events
 from audit.models import AuditEntry
 from audit.services import append_entry
+from execution import events as execution_events
+from risk import events as risk_events
 from signals import events as signal_events
 
 DOMAIN_EVENTS = {
@@ -25,6 +27,25 @@ DOMAIN_EVENTS = {
     signal_events.signal_expired: "signal.expire",
     approval_events.approval_created: "approval.create",
     approval_events.consent_published: "consent.publish",
+    execution_events.bridge_created: "bridge.create",
+    execution_events.bridge_secret_rotated: "bridge.rotate",
+    execution_events.bridge_disabled: "bridge.disable",
+    execution_events.bridge_auth_denied: "bridge.auth_denied",
+    execution_events.order_created: "order.create",
+    execution_events.order_transitioned: "order.transition",
+    execution_events.fills_recorded: "fill.record",
+    execution_events.position_opened: "position.open",
+    execution_events.position_closed: "position.close",
+    execution_events.position_close_requested: "position.close_request",
+    execution_events.command_acknowledged: "command.ack",
+    execution_events.account_snapshot_recorded: "account.snapshot",
+    execution_events.trading_paused: "trading.pause",
+    execution_events.trading_resumed: "trading.resume",
+    execution_events.account_mode_changed: "risk.mode_changed",
+    execution_events.drawdown_warning: "risk.drawdown_warning",
+    risk_events.policy_changed: "risk.policy_change",
+    risk_events.market_hours_changed: "risk.market_hours_change",
+    execution_events.reconciliation_recorded: "reconciliation.run",
 }
 
 

@@ -4,13 +4,14 @@ from django.db import models
 
 
 class AuditEntry(models.Model):
-    """One link of the tamper-evident chain (contract §5). Rows are only ever
+    """One link of the tamper-evident chain (docs/api.md#audit-log). Rows are only ever
     inserted, by `audit.services.append_entry`; the database refuses updates
     and deletes (see the trigger migration)."""
 
     class ActorType(models.TextChoices):
         USER = "user"
         PRODUCER = "producer"
+        BRIDGE = "bridge"
         SYSTEM = "system"
 
     class Status(models.TextChoices):

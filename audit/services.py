@@ -5,49 +5,37 @@ import json
 import uuid
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit import chain
+from audit import chain, sql
 from audit.metrics import AUDIT_EVENTS
 from audit.models import AuditEntry, ChainHead
 from audit.redaction import redact
 from core import request_context
 
-# One statement, one round trip: lock the head row, link and hash the entry,
-# insert it. Waiting on the head row's lock serializes appends until the
-# appending transaction ends, and after the wait PostgreSQL applies the UPDATE
-# to the newest committed head (READ COMMITTED re-reads a row it waited for),
-# so the chain never forks and seq never skips. The hash is SHA-256 over the
-# UTF-8 bytes of prev_hash + canonical JSON, the JSON sent in three pieces
-# around the link (`chain.canonical_json_around_link`).
-APPEND_SQL = """
-WITH head AS (
-    UPDATE audit_chainhead
-       SET seq = seq + 1,
-           prev_hash = hash,
-           hash = encode(sha256(convert_to(
-               hash || %(before)s || hash || %(between)s || (seq + 1)::text || %(after)s, 'UTF8')), 'hex')
-     WHERE id = 1
- RETURNING seq, prev_hash, hash
-)
-INSERT INTO audit_auditentry (id, seq, ts, actor_type, actor, action, target_type, target_id, status, ip,
-                              user_agent, request_id, meta, prev_hash, hash)
-SELECT %(id)s, head.seq, %(ts)s, %(actor_type)s, %(actor)s, %(action)s, %(target_type)s, %(target_id)s,
-       %(status)s, %(ip)s::inet, %(user_agent)s, %(request_id)s, %(meta)s::jsonb, head.prev_hash, head.hash
-  FROM head
-RETURNING seq, prev_hash, hash
-"""
-
-ENTRY_COLUMNS = ["id", "ts", "actor_type", "actor", "action", "target_type", "target_id", "status", "ip",
-                 "user_agent", "request_id"]
+# Built once: json.dumps and json.loads with options build a new one per call.
+META_ENCODER = DjangoJSONEncoder(allow_nan=False)
+META_DECODER = json.JSONDecoder(parse_float=str)
 
 
 def _normalized_ip(value):
+    """The address as the database gives it back, so that what is hashed is
+    what is read: without an IPv6 zone (inet keeps none, nor does Django on
+    SQLite), and an IPv4-mapped address with its IPv4 part dotted, as both
+    write it (Python's own str is hexadecimal before 3.13)."""
+    if not value:
+        return None
     try:
-        return str(ipaddress.ip_address(value)) if value else None
+        ip = ipaddress.ip_address(value)
     except ValueError:
         return None
+    if ip.version == 6:
+        if ip.scope_id:
+            ip = ipaddress.IPv6Address(int(ip))
+        if ip.ipv4_mapped:
+            return f"::ffff:{ip.ipv4_mapped}"
+    return str(ip)
 
 
 def _without_nul(value):
@@ -67,8 +55,8 @@ def _normalized_meta(meta) -> dict:
     floats as strings, keys as strings) so that what is hashed is exactly
     what the database gives back, on SQLite and PostgreSQL alike (jsonb
     would print a float such as 1e+16 differently from Python)."""
-    text = json.dumps(redact(meta or {}), cls=DjangoJSONEncoder, allow_nan=False)
-    normalized = json.loads(text, parse_float=str)
+    text = META_ENCODER.encode(redact(meta or {}))
+    normalized = META_DECODER.decode(text)
     # json.dumps writes every NUL as \u0000: without one, there is nothing to replace.
     return _without_nul(normalized) if "\\u0000" in text else normalized
 
@@ -81,16 +69,18 @@ def _create_head():
     return ChainHead.objects.get_or_create(pk=1, defaults=defaults)[0]
 
 
-def _link_in_database(entry):
-    before, between, after = chain.canonical_json_around_link(chain.entry_document(entry))
-    params = {column: getattr(entry, column) for column in ENTRY_COLUMNS}
-    params.update(meta=json.dumps(entry.meta), before=before, between=between, after=after)
+def _link_in_database(connection, entry):
+    """PostgreSQL: one statement links, hashes and stores the entry (see
+    `sql.APPEND_ENTRY`), so the chain stays locked for no extra round trip."""
+    document = chain.entry_document(entry)
+    before, between, after = chain.canonical_json_around_link(document)
+    params = {**document, "meta": json.dumps(entry.meta), "before": before, "between": between, "after": after}
     with connection.cursor() as cursor:
-        cursor.execute(APPEND_SQL, params)
+        cursor.execute(sql.APPEND_ENTRY, params)
         row = cursor.fetchone()
-        if row is None:
+        if row is None:  # no head row to update yet
             _create_head()
-            cursor.execute(APPEND_SQL, params)
+            cursor.execute(sql.APPEND_ENTRY, params)
             row = cursor.fetchone()
     entry.seq, entry.prev_hash, entry.hash = row
     entry._state.adding, entry._state.db = False, connection.alias
@@ -135,12 +125,13 @@ def append_entry(*, action, status=AuditEntry.Status.SUCCESS, target_type="", ta
         request_id=ctx.request_id or None,
         meta=_normalized_meta(meta),
     )
+    connection = transaction.get_connection()
     # No savepoint: a failed append must abort the whole action anyway, and
     # SAVEPOINT/RELEASE would add two round trips to every audited action.
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
-            _link_in_database(entry)
+            _link_in_database(connection, entry)
         else:
             _link_in_python(entry)
-        transaction.on_commit(AUDIT_EVENTS.labels(action=action).inc)
+        connection.on_commit(AUDIT_EVENTS.labels(action=action).inc)
     return entry

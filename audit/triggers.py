@@ -1,4 +1,4 @@
-"""Append-only enforced by the database itself (contract §5): triggers refuse
+"""Append-only enforced by the database itself: triggers refuse
 every UPDATE and DELETE of an audit row (and TRUNCATE on PostgreSQL), whoever
 sends it: the ORM, the admin, or raw SQL through a cursor.
 

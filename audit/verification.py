@@ -1,16 +1,23 @@
-"""Walks the chain (contract §5): every entry's hash recomputed from its own
-content, every `prev_hash` matched against the entry before, `seq` counting
-1, 2, 3... with no gap; and optionally an operator's checkpoint, a head kept
-off the machine, which is the only way to notice rows cut off the end."""
+"""Walks the chain: every entry's hash recomputed from its own content, every
+`prev_hash` matched against the entry before, `seq` counting up with no gap;
+and optionally an operator's checkpoint, a head kept off the machine, which
+is the only way to notice entries cut off the end.
+
+The walk reads API documents, so it checks the database's chain and an
+`export.jsonl` file alike; a file is read without the database."""
 
 import hmac
+import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from audit import chain
 from audit.selectors import entries_in_chain_order
 
 CHECKPOINT_RE = re.compile(r"^(?P<seq>[1-9][0-9]{0,18}):(?P<hash>[0-9a-f]{64})$")
+HASH_RE = re.compile(r"[0-9a-f]{64}")
+FILTERED_EXPORT_NOTE = "; an export filtered by anything leaves entries out, so only an unfiltered one verifies"
 
 
 @dataclass(frozen=True)
@@ -29,42 +36,118 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class ChainReport:
-    verified: int  # entries 1..verified hold
+    verified: int  # the last seq of the entries that hold (0: none)
     head_hash: str | None  # hash of entry `verified`
     broken_seq: int | None = None
     problem: str | None = None
+    first_seq: int = 1  # a file may start after seq 1, from a checkpoint
 
     @property
     def ok(self) -> bool:
         return self.broken_seq is None
 
 
+class MalformedLine(ValueError):
+    """A line of a file that is not an audit entry's JSON."""
+
+
 def verify_chain(*, batch_size: int = 1000, checkpoint: Checkpoint | None = None) -> ChainReport:
-    verified, head_hash = 0, None
+    """The database's chain, which starts at seq 1."""
+    entries = entries_in_chain_order(batch_size=batch_size)
+    return _walk((chain.entry_document(entry) for entry in entries), checkpoint=checkpoint, from_file=False)
+
+
+def verify_file(lines: Iterable[bytes], *, checkpoint: Checkpoint | None = None) -> ChainReport:
+    """An `export.jsonl` file, one entry per line. It starts at seq 1, or
+    anywhere a checkpoint vouches for: the file's first entry links from the
+    checkpoint's (seq = checkpoint + 1), or the checkpoint's entry is in
+    the file (the hashes before it link up to it)."""
+    return _walk(documents_in_lines(lines), checkpoint=checkpoint, from_file=True)
+
+
+def documents_in_lines(lines: Iterable[bytes]) -> Iterator[dict]:
+    """The entries of a JSON Lines file; blank lines are skipped. Raises
+    MalformedLine at the first line that is not an entry's JSON."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            document = json.loads(line.decode("utf-8"))
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, nested too deep
+            raise MalformedLine(f"line {number} is not JSON") from None
+        if not (isinstance(document, dict) and type(document.get("seq")) is int
+                and all(isinstance(document.get(key), str) and HASH_RE.fullmatch(document[key])
+                        for key in ("prev_hash", "hash"))):
+            raise MalformedLine(f"line {number} is not an audit entry (one with seq, prev_hash and hash)")
+        yield document
+
+
+def _walk(documents: Iterable[dict], *, checkpoint: Checkpoint | None, from_file: bool) -> ChainReport:
+    gap_note = FILTERED_EXPORT_NOTE if from_file else ""
+    first_seq, head_seq, head_hash = None, 0, None
+    expected_seq, prev_hash = 1, chain.GENESIS_HASH
     checkpoint_found = False
-    for entry in entries_in_chain_order(batch_size=batch_size):
-        fault = _first_fault(entry, verified + 1, head_hash or chain.GENESIS_HASH)
-        if fault:
-            return ChainReport(verified, head_hash, *fault)
-        if checkpoint and entry.seq == checkpoint.seq:
-            if not hmac.compare_digest(entry.hash, checkpoint.hash):
-                return ChainReport(verified, head_hash, entry.seq,
-                                   f"entry {entry.seq} no longer has the checkpoint's hash: the chain was "
-                                   f"rewritten from there or earlier")
-            checkpoint_found = True
-        verified, head_hash = entry.seq, entry.hash
+    try:
+        for document in documents:
+            if first_seq is None:
+                first_seq = document["seq"]
+                if from_file and first_seq != 1:
+                    prev_hash = _vouched_prev_hash(document, checkpoint)
+                    if prev_hash is None:
+                        return ChainReport(0, None, first_seq,
+                                           f"the file starts at seq {first_seq}, not 1, and no checkpoint of seq "
+                                           f"{first_seq - 1} or later vouches for it{gap_note}", first_seq)
+                    expected_seq, checkpoint_found = first_seq, checkpoint.seq == first_seq - 1
+            fault = _first_fault(document, expected_seq, prev_hash, gap_note)
+            if fault:
+                return ChainReport(head_seq, head_hash, *fault, first_seq)
+            if checkpoint and document["seq"] == checkpoint.seq:
+                if not _same_hash(document["hash"], checkpoint.hash):
+                    return ChainReport(head_seq, head_hash, checkpoint.seq,
+                                       f"entry {checkpoint.seq} no longer has the checkpoint's hash: the chain was "
+                                       f"rewritten from there or earlier", first_seq)
+                checkpoint_found = True
+            head_seq, head_hash = document["seq"], document["hash"]
+            expected_seq, prev_hash = head_seq + 1, head_hash
+    except MalformedLine as malformed:
+        return ChainReport(head_seq, head_hash, expected_seq, str(malformed), first_seq or expected_seq)
     if checkpoint and not checkpoint_found:
-        return ChainReport(verified, head_hash, checkpoint.seq,
-                           f"entry {checkpoint.seq} of the checkpoint is missing (the chain ends at seq {verified}): "
-                           f"entries were cut off the end")
-    return ChainReport(verified, head_hash)
+        return ChainReport(head_seq, head_hash, checkpoint.seq,
+                           f"entry {checkpoint.seq} of the checkpoint is missing (the chain ends at seq {head_seq}): "
+                           f"entries were cut off the end", first_seq or 1)
+    return ChainReport(head_seq, head_hash, first_seq=first_seq or 1)
 
 
-def _first_fault(entry, expected_seq, prev_hash) -> tuple[int, str] | None:
-    if entry.seq != expected_seq:
-        return expected_seq, f"entry {expected_seq} is missing (the next one is {entry.seq})"
-    if entry.prev_hash != prev_hash:
-        return entry.seq, f"entry {entry.seq}'s prev_hash does not match the hash of entry {entry.seq - 1}"
-    if not hmac.compare_digest(chain.compute_hash(chain.entry_document(entry)), entry.hash):
-        return entry.seq, f"entry {entry.seq}'s content does not match its hash (edited after it was written)"
+def _vouched_prev_hash(first: dict, checkpoint: Checkpoint | None) -> str | None:
+    """The `prev_hash` a file's first entry, after seq 1, must have: the
+    checkpoint's hash when the file continues from the checkpoint; its own
+    when the checkpoint's entry comes later in the file (whose hash then
+    vouches for every link before it); None when no checkpoint vouches."""
+    if checkpoint is None or checkpoint.seq < first["seq"] - 1:
+        return None
+    return checkpoint.hash if checkpoint.seq == first["seq"] - 1 else first["prev_hash"]
+
+
+def _first_fault(document, expected_seq, prev_hash, gap_note) -> tuple[int, str] | None:
+    seq = document["seq"]
+    if seq > expected_seq:
+        return expected_seq, f"entry {expected_seq} is missing (the next one is {seq}){gap_note}"
+    if seq < expected_seq:
+        return expected_seq, f"entry {seq} comes again or out of order where entry {expected_seq} should be"
+    if document["prev_hash"] != prev_hash:
+        return seq, f"entry {seq}'s prev_hash does not match the hash of entry {seq - 1}"
+    if not _same_hash(_recomputed_hash(document), document["hash"]):
+        return seq, f"entry {seq}'s content does not match its hash (edited after it was written)"
     return None
+
+
+def _same_hash(a: str, b: str) -> bool:
+    # As bytes: compare_digest refuses non-ASCII text, which an edited row may hold.
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
+
+
+def _recomputed_hash(document) -> str:
+    try:
+        return chain.compute_hash(document)
+    except UnicodeEncodeError:  # a lone surrogate (`"\ud800"`) in a file: text no stored entry holds
+        return ""

@@ -1,6 +1,6 @@
-"""Benchmark (issue 3): what the audit append costs, on PostgreSQL.
+"""Cost of the audit entry: an audited action vs the same action unaudited, on PostgreSQL; target: ratio <= 1.5.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tp_audit .venv/bin/python bench/audit_append.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tp_bench .venv/bin/python -m bench audit_append
 
 It works in a database of its own, created and dropped around the run with
 Django's test-database utilities (`test_<name>` of DATABASE_URL, or
@@ -15,45 +15,33 @@ TEST_DATABASE_NAME), never in the database DATABASE_URL names.
 (b) 8 writer threads, each with its own connection, append 1,000 entries
     each at once: `verify_audit` must accept the chain with seq 1..8000 and
     no gap. It runs first, on the empty chain.
+
+Exits 1 if a writer fails, the chain has a gap or the ratio misses its target.
 """
 
-import argparse
 import io
 import os
 import statistics
 import sys
-import threading
 import time
+from functools import partial
 
-import common
+from bench.harness import Checks, argument_parser, configure_in_process, test_database
 
-common.configure_in_process()
+SMOKE = ["--runs", "500", "--writers", "2", "--per-writer", "100"]
 
 
 def concurrent_writers(writers, per_writer):
-    from django.db import connection
-
     from audit.services import append_entry
-
-    start, errors = threading.Barrier(writers), []
+    from tests.concurrency import run_together
 
     def write(n):
-        try:
-            start.wait()
-            for i in range(per_writer):
-                append_entry(action="bench.concurrent", target_type="writer", target_id=str(n), meta={"i": i})
-        except Exception as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+        for i in range(per_writer):
+            append_entry(action="bench.concurrent", target_type="writer", target_id=str(n), meta={"i": i})
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
     began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - began, errors
+    run_together([partial(write, n) for n in range(writers)])
+    return time.perf_counter() - began
 
 
 def sequential(runs, rounds):
@@ -89,12 +77,13 @@ def sequential(runs, rounds):
     return rounds_seconds
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv):
+    parser = argument_parser(__name__, __doc__)
     parser.add_argument("--runs", type=int, default=5000, help="sequential actions of each kind (default 5000)")
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--per-writer", type=int, default=1000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    configure_in_process()
 
     import django
 
@@ -106,18 +95,18 @@ def main():
 
     if connection.vendor != "postgresql":
         sys.exit("Run it on PostgreSQL: DATABASE_URL=postgres://user@host:5432/name")
-    original_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
+    check = Checks()
+    with test_database():
         print(f"database: {connection.settings_dict['NAME']} (PostgreSQL {connection.pg_version})")
 
         total = args.writers * args.per_writer
-        elapsed, errors = concurrent_writers(args.writers, args.per_writer)
+        elapsed = concurrent_writers(args.writers, args.per_writer)
         seqs = list(AuditEntry.objects.order_by("seq").values_list("seq", flat=True))
         out = io.StringIO()
         call_command("verify_audit", stdout=out)
         print(f"\n(b) {args.writers} concurrent writers x {args.per_writer} entries: {elapsed:.2f} s, "
-              f"{total / elapsed:,.0f} appends/s, errors: {len(errors)}")
-        print(f"    seq {seqs[0]}..{seqs[-1]}, {len(seqs)} entries, gapless: {seqs == list(range(1, total + 1))}")
+              f"{total / elapsed:,.0f} appends/s")
+        check(seqs == list(range(1, total + 1)), f"seq {seqs[0]}..{seqs[-1]}, {len(seqs)} entries, gapless")
         print("    verify_audit: " + out.getvalue().strip().replace("\n", "\n                  "))
 
         rounds_seconds = sequential(args.runs, rounds=50)
@@ -127,15 +116,7 @@ def main():
               f"(after {total} entries already in the chain)")
         print(f"    without audit: {plain:.2f} s, {plain / args.runs * 1e6:,.0f} us per action")
         print(f"    with audit:    {audited:.2f} s, {audited / args.runs * 1e6:,.0f} us per action")
-        print(f"    ratio audited/plain: {audited / plain:.2f} (target <= 1.5); per round: min {ratios[0]:.2f}, "
-              f"median {statistics.median(ratios):.2f}, max {ratios[-1]:.2f}")
+        print(f"    per round: min {ratios[0]:.2f}, median {statistics.median(ratios):.2f}, max {ratios[-1]:.2f}")
         print(f"    load average during the run: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
-        if errors or seqs != list(range(1, total + 1)):
-            sys.exit(1)
-    finally:
-        connection.close()
-        connection.creation.destroy_test_db(original_name, verbosity=0)
-
-
-if __name__ == "__main__":
-    main()
+        check.ratio("ratio audited/plain:", audited / plain, at_most=1.5)
+    return check.status()

@@ -1,10 +1,10 @@
-"""Benchmark (issue 6): chart rendering and caching.
+"""Chart rendering vs mplfinance (target <= 0.5x), cached vs cold answers (>= 20x), one render for 20 requests.
 
-    .venv/bin/python bench/charts_render.py [--repeat 15]
-    DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python bench/charts_render.py
+    .venv/bin/python -m bench charts_render [--repeat 15]
+    DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python -m bench charts_render
 
 1. The same 500 H1 candles at 1200x600 px: our cold render
-   (charting.render.render_candles) against mplfinance's
+   (charting.render.drawing.render_candles) against mplfinance's
    `mpf.plot(type="candle")` saved to a PNG of the same size, medians of
    `--repeat` runs each after one warm-up, the two interleaved. mplfinance
    runs in a process of its own: it changes matplotlib's global rcParams for
@@ -19,29 +19,27 @@
 
 Steps 2 and 3 run against a throwaway test database (Django's test-database
 machinery: an in-memory SQLite, or `test_<name>` on PostgreSQL, dropped at
-the end) and whatever cache REDIS_URL selects.
+the end) and whatever cache REDIS_URL selects. Needs requirements-dev.txt
+(mplfinance). Exits 1 if a target is missed.
 """
 
 import argparse
 import io
 import json
-import os
 import statistics
 import subprocess
 import sys
-import threading
-import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-import common
+from bench.harness import BASE_DIR, Checks, argument_parser, configure_in_process, test_database, timed
+
+SMOKE = ["--repeat", "3"]
 
 # Budgets the repeats never spend, taken in slices of production's size
 # (core/throttling.py): the user's 600/min comes 6 requests to a
 # Redis call, the anonymous signed links' 60/min one request to a call.
-os.environ.setdefault("THROTTLE_USER", "600/s")
-os.environ.setdefault("THROTTLE_ANON", "199/s")
-common.configure_in_process()
+THROTTLES = {"THROTTLE_USER": "600/s", "THROTTLE_ANON": "199/s"}
 
 CANDLES = 500
 WIDTH, HEIGHT = 1200, 600
@@ -73,20 +71,13 @@ def median_seconds(action, repeat):
     return statistics.median(timed(action)[0] for _ in range(repeat))
 
 
-def timed(action) -> tuple[float, float]:
-    """Wall-clock and CPU seconds of one call. Rendering is single-threaded
-    CPU work, so CPU time is the figure a busy shared machine disturbs least."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    action()
-    return time.perf_counter() - wall, time.process_time() - cpu
-
-
 def our_render():
-    from charting import render
+    from charting.render.drawing import CandleSeries, render_candles
+    from charting.render.layout import Size
 
-    series = render.CandleSeries.from_rows([row[:5] for row in bench_rows()])
-    return lambda: render.render_candles(candles=series, instrument="EURUSD", timeframe="H1", precision=5,
-                                         size=render.Size(WIDTH, HEIGHT))
+    series = CandleSeries.from_rows([row[:5] for row in bench_rows()])
+    return lambda: render_candles(candles=series, instrument="EURUSD", timeframe="H1", precision=5,
+                                  size=Size(WIDTH, HEIGHT))
 
 
 def mplfinance_child():
@@ -110,8 +101,8 @@ def mplfinance_child():
 def render_medians(repeat) -> tuple[tuple[float, float], tuple[float, float]]:
     """(wall, CPU) medians of ours and of mplfinance, the runs interleaved so
     that a busy machine slows both alike."""
-    child = subprocess.Popen([sys.executable, __file__, "--mplfinance-child"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-m", "bench", "charts_render", "--mplfinance-child"], cwd=BASE_DIR,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def theirs():
         child.stdin.write("go\n")
@@ -132,7 +123,7 @@ def render_medians(repeat) -> tuple[tuple[float, float], tuple[float, float]]:
     return medians(mine), medians(other)
 
 
-def http_benchmarks(repeat):
+def http_benchmarks(repeat, check):
     import django
 
     django.setup()
@@ -147,12 +138,12 @@ def http_benchmarks(repeat):
     from charting.metrics import media_render_total
     from charting.models import Candle
     from signals import services as signal_services
+    from signals.chart_link import signal_chart_url
     from signals.models import Instrument
+    from tests.concurrency import run_together
 
     setup_test_environment()
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with test_database():
         user = User.objects.create_user("bench", "bench@example.com", "bench-password-123")
         instrument = Instrument.objects.get(symbol="EURUSD")
         services.upsert_candles(instrument=instrument, timeframe="H1", candles=[
@@ -187,7 +178,7 @@ def http_benchmarks(repeat):
             entry_price=Decimal("1.08000"), stop_loss=Decimal("1.07500"), take_profit=Decimal("1.09000"))
         answers = {"JWT /api/v1/charts/candles/": image(client, path),
                    "signed link /charts/candles/": image(anonymous, link),
-                   "signal chart_url /charts/signals/…": image(anonymous, links.signal_chart_url(signal))}
+                   "signal chart_url /charts/signals/…": image(anonymous, signal_chart_url(signal))}
         for answer in answers.values():
             answer()
 
@@ -211,51 +202,38 @@ def http_benchmarks(repeat):
             print(f"  {name:36s} {wall * 1000:6.3f} ms / {cpu * 1000:6.3f} ms   "
                   f"cold render / cached = {cold_render / wall:5.1f}x")
         cached_http = statistics.median(run[0] for run in cached_runs["JWT /api/v1/charts/candles/"])
-        print(f"  JWT: cold render / cached answer = {cold_render / cached_http:.1f}x (target >= 20x), "
-              f"cold HTTP / cached answer = {cold_http / cached_http:.1f}x")
+        print(f"  JWT: cold HTTP / cached answer = {cold_http / cached_http:.1f}x")
+        check.ratio("JWT: cold render / cached answer", cold_render / cached_http, at_least=20)
 
         cache.clear()
         renders = media_render_total.labels(type="candles")
         before = renders._value.get()
-        barrier = threading.Barrier(CONCURRENT)
-        statuses = []
 
         def one():
-            try:
-                barrier.wait()
-                thread_client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-                statuses.append(thread_client.get(path).status_code)
-            finally:
-                connection.close()
+            return Client(HTTP_AUTHORIZATION=f"Bearer {token}").get(path).status_code
 
-        threads = [threading.Thread(target=one) for _ in range(CONCURRENT)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        statuses = run_together([one] * CONCURRENT)
         rendered = renders._value.get() - before
-        print(f"{CONCURRENT} simultaneous requests for one uncached chart: statuses {sorted(set(statuses))}, "
+        check(rendered == 1 and statuses == [200] * CONCURRENT,
+              f"{CONCURRENT} simultaneous requests for one uncached chart: statuses {sorted(set(statuses))}, "
               f"renders {rendered:.0f} (target exactly 1)")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=15)
+def main(argv):
+    parser = argument_parser(__name__, __doc__)
+    parser.add_argument("--repeat", type=int, default=15, help="timed runs of each kind (default 15)")
     parser.add_argument("--mplfinance-child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    configure_in_process(**THROTTLES)
     if args.mplfinance_child:
         return mplfinance_child()
 
+    check = Checks()
     mine, theirs = render_medians(args.repeat)
     print(f"{CANDLES} candles at {WIDTH}x{HEIGHT}, median of {args.repeat} (wall clock / CPU time):")
     print(f"  mplfinance mpf.plot(type='candle') to PNG: {theirs[0] * 1000:6.1f} ms / {theirs[1] * 1000:6.1f} ms")
     print(f"  ours, cold render:                        {mine[0] * 1000:6.1f} ms / {mine[1] * 1000:6.1f} ms")
-    print(f"  ratio ours / mplfinance = {mine[0] / theirs[0]:.2f} wall, {mine[1] / theirs[1]:.2f} CPU "
-          "(target <= 0.5)")
-    http_benchmarks(args.repeat)
-
-
-if __name__ == "__main__":
-    main()
+    print(f"  ratio ours / mplfinance, CPU time: {mine[1] / theirs[1]:.2f}")
+    check.ratio("ratio ours / mplfinance, wall clock:", mine[0] / theirs[0], at_most=0.5)
+    http_benchmarks(args.repeat, check)
+    return check.status()

@@ -1,32 +1,28 @@
-"""Load generator of the ingestion benchmark (run by bench/ingest_bench.py, in
-its own processes so it never shares an interpreter with the server).
+"""The load generator of the ingestion benchmark (bench/ingest.py) and of the
+bridge poll benchmark (bench/poll.py): client processes of their own, each
+with a few threads, so one interpreter's lock never caps the load.
 
 Each thread keeps one HTTP/1.1 connection and posts as fast as answers come
-back, each request a new signal (unique version). The two endpoints take
-turns in slices of --slice seconds, all threads switching together, so
-both see the same background load on a shared machine: `signed` requests
-(signed with the strategy authors' client module) to --signed-url, unsigned
-ones to --baseline-url. Prints one JSON object: per mode the requests, the
-successful ones per second of its own slices, status counts and p50/p99 (ms).
-"""
+back. Two endpoints (the plan's `modes`) take turns in slices of `slice`
+seconds, all threads switching together, so both see the same background
+load on a shared machine. The plan's `request` makes each request; by
+default the ingestion's: each a new signal (unique version), `signed`
+requests (signed with the strategy authors' client module) to the
+production endpoint, unsigned ones to the baseline."""
 
-import argparse
 import http.client
 import itertools
 import json
 import multiprocessing
-import sys
 import threading
 import time
-import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tradeplatform_client import sign
 
-from tradeplatform_client.signing import sign  # noqa: E402
-
-MODES = ("baseline", "signed")
+PATHS = {"baseline": "/api/v1/bench/baseline/", "signed": "/api/v1/signals/"}
 
 
 def body_of(version: int) -> bytes:
@@ -38,18 +34,41 @@ def body_of(version: int) -> bytes:
     }, separators=(",", ":")).encode()
 
 
-def run_thread(args, versions, started, results, lock):
-    urls = {"baseline": urllib.parse.urlsplit(args.baseline_url), "signed": urllib.parse.urlsplit(args.signed_url)}
-    connection = http.client.HTTPConnection(urls["signed"].hostname, urls["signed"].port, timeout=30)
-    mine = {mode: ([], {}) for mode in MODES}
-    while (elapsed := time.monotonic() - started) < args.seconds:
-        mode = MODES[int(elapsed / args.slice) % 2]
-        body = body_of(next(versions))
-        headers = {"Content-Type": "application/json"}
-        if mode == "signed":
-            headers.update(sign(args.secret, int(time.time()), body, key_id=args.key_id))
+def signal_request(mode: str, version: int, key_id: str, secret: str) -> tuple[str, bytes, dict]:
+    """The ingestion's request of `mode`: (path, body, headers)."""
+    body = body_of(version)
+    headers = {"Content-Type": "application/json"}
+    if mode == "signed":
+        headers.update(sign(secret, int(time.time()), body, key_id=key_id))
+    return PATHS[mode], body, headers
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    port: int
+    # (key id, secret) pairs: client thread n signs with the n-th, round robin.
+    credentials: tuple[tuple[str, str], ...]
+    seconds: float  # in all; each mode gets half
+    version_base: int = 1  # versions are unique from here on, so no request is a replay
+    slice: float = 1.0
+    processes: int = 2
+    threads: int = 4
+    modes: tuple[str, str] = ("baseline", "signed")
+    # (mode, version, key id, secret) -> (path, body, headers); a module-level
+    # function, so that it reaches the client processes.
+    request: Callable[[str, int, str, str], tuple[str, bytes, dict]] = signal_request
+
+
+def run_thread(plan, number, started, results, lock):
+    versions = itertools.count(plan.version_base + number * 1_000_000)
+    key_id, secret = plan.credentials[number % len(plan.credentials)]
+    connection = http.client.HTTPConnection("127.0.0.1", plan.port, timeout=30)
+    mine = {mode: ([], {}) for mode in plan.modes}
+    while (elapsed := time.monotonic() - started) < plan.seconds:
+        mode = plan.modes[int(elapsed / plan.slice) % len(plan.modes)]
+        path, body, headers = plan.request(mode, next(versions), key_id, secret)
         sent = time.perf_counter()
-        connection.request("POST", urls[mode].path, body, headers)
+        connection.request("POST", path, body, headers)
         response = connection.getresponse()
         response.read()
         latencies, statuses = mine[mode]
@@ -57,18 +76,20 @@ def run_thread(args, versions, started, results, lock):
         statuses[response.status] = statuses.get(response.status, 0) + 1
     connection.close()
     with lock:
-        for mode, (latencies, statuses) in mine.items():
-            results[mode][0].extend(latencies)
-            for status, count in statuses.items():
-                results[mode][1][status] = results[mode][1].get(status, 0) + count
+        merge(results, mine)
 
 
-def run_process(args, index, started, queue):
-    results, lock = {mode: ([], {}) for mode in MODES}, threading.Lock()
-    # Versions are unique across processes and threads: no request is a replay.
-    threads = [threading.Thread(target=run_thread, args=(
-        args, itertools.count(args.version_base + (index * args.threads + n) * 1_000_000), started, results, lock))
-        for n in range(args.threads)]
+def merge(into, results):
+    for mode, (latencies, statuses) in results.items():
+        into[mode][0].extend(latencies)
+        for status, count in statuses.items():
+            into[mode][1][status] = into[mode][1].get(status, 0) + count
+
+
+def run_process(plan, index, started, queue):
+    results, lock = {mode: ([], {}) for mode in plan.modes}, threading.Lock()
+    threads = [threading.Thread(target=run_thread, args=(plan, index * plan.threads + n, started, results, lock))
+               for n in range(plan.threads)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -80,34 +101,21 @@ def percentile_ms(ordered, fraction):
     return round(ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))] * 1000, 2) if ordered else None
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--signed-url", required=True)
-    parser.add_argument("--baseline-url", required=True)
-    parser.add_argument("--seconds", type=float, default=20, help="in all; each mode gets half")
-    parser.add_argument("--slice", type=float, default=1.0)
-    parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--key-id", required=True)
-    parser.add_argument("--secret", required=True)
-    parser.add_argument("--version-base", type=int, default=1)
-    args = parser.parse_args()
-
+def run_load(plan: LoadPlan) -> dict:
+    """Per mode: the requests, the successful ones per second of its own
+    slices, status counts and p50/p99 latency (ms)."""
     queue = multiprocessing.Queue()
     started = time.monotonic()
-    processes = [multiprocessing.Process(target=run_process, args=(args, i, started, queue))
-                 for i in range(args.processes)]
+    processes = [multiprocessing.Process(target=run_process, args=(plan, i, started, queue))
+                 for i in range(plan.processes)]
     for process in processes:
         process.start()
-    merged = {mode: ([], {}) for mode in MODES}
+    merged = {mode: ([], {}) for mode in plan.modes}
     for _ in processes:
-        for mode, (latencies, statuses) in queue.get().items():
-            merged[mode][0].extend(latencies)
-            for status, count in statuses.items():
-                merged[mode][1][status] = merged[mode][1].get(status, 0) + count
+        merge(merged, queue.get())
     for process in processes:
         process.join()
-    mode_seconds = (time.monotonic() - started) / 2
+    mode_seconds = (time.monotonic() - started) / len(plan.modes)
     report = {}
     for mode, (latencies, statuses) in merged.items():
         ordered = sorted(latencies)
@@ -117,8 +125,4 @@ def main():
             "statuses": {str(s): c for s, c in sorted(statuses.items())},
             "p50_ms": percentile_ms(ordered, 0.50), "p99_ms": percentile_ms(ordered, 0.99),
         }
-    print(json.dumps(report))
-
-
-if __name__ == "__main__":
-    main()
+    return report

@@ -1,6 +1,6 @@
 """Settings of the ingestion benchmark's server: production settings plus
 the bench-only URLconf that adds the baseline endpoint. Never used outside
-bench/ingest_bench.py."""
+bench/ingest.py."""
 
 from config.settings import *  # noqa: F401,F403
 

@@ -12,9 +12,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.urls import urlpatterns as production_urlpatterns
 from signals import events
 from signals.models import Instrument, Producer, Signal
-from config.urls import urlpatterns as production_urlpatterns
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +41,7 @@ class BaselineView(APIView):
 
 
 if os.environ.get("BENCH_WITHOUT_AUDIT"):
-    # Diagnosis only (ingest_bench.py --without-audit): how much of the gap the
+    # Diagnosis only (`python -m bench ingest --without-audit`): how much of the gap the
     # audit chain's serialized appends account for. Never a measurement to report as the figure.
     events.signal_created.receivers = []
     events.signal_created.sender_receivers_cache.clear()

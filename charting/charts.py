@@ -1,5 +1,5 @@
-"""The four charts of contract §6 as `Chart` values: what they draw (from the
-selectors), how (charting/render.py) and under which identity they are
+"""The four charts (docs/api.md#charts) as `Chart` values: what they draw (from the
+selectors), how (charting/render/) and under which identity they are
 cached. Authorization happens before: every function here gets objects the
 caller may already see (an owner, a signal)."""
 
@@ -8,10 +8,19 @@ from dataclasses import dataclass
 from django.conf import settings
 from rest_framework.exceptions import NotFound, ValidationError
 
-from charting import render, selectors
+from charting import selectors
 from charting.media import Chart
+from charting.render.drawing import (
+    CandleSeries,
+    SignalMarks,
+    render_candles,
+    render_equity,
+    render_returns,
+    render_signal,
+)
+from charting.render.layout import Size
+from core.chart_frame import DEFAULT_BARS, DEFAULT_HEIGHT, DEFAULT_WIDTH
 
-DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_BARS = 1200, 600, 200
 NO_SIGNAL_CANDLES = "No candles around this signal's time."
 
 
@@ -25,8 +34,8 @@ class Frame:
     bars: int = DEFAULT_BARS
 
     @property
-    def size(self) -> render.Size:
-        return render.Size(self.width, self.height)
+    def size(self) -> Size:
+        return Size(self.width, self.height)
 
     def identity(self) -> dict:
         # The cap changes the bytes, so it is part of what is cached.
@@ -42,9 +51,9 @@ def candles_chart(*, symbol: str, timeframe: str, frame: Frame) -> Chart:
 
     def draw():
         window = selectors.last_candles_window(instrument=state.instrument_id, timeframe=timeframe, bars=frame.bars)
-        return render.render_candles(candles=render.CandleSeries.from_rows(selectors.ohlc_rows(window)),
-                                     instrument=state.symbol, timeframe=timeframe, precision=state.digits,
-                                     size=frame.size, max_bytes=settings.CHART_MAX_BYTES)
+        return render_candles(candles=CandleSeries.from_rows(selectors.ohlc_rows(window)),
+                              instrument=state.symbol, timeframe=timeframe, precision=state.digits,
+                              size=frame.size, max_bytes=settings.CHART_MAX_BYTES)
 
     return Chart("candles", {"instrument": state.symbol, "digits": state.digits, "timeframe": timeframe,
                              **frame.identity(), "data": state.version}, draw)
@@ -64,12 +73,11 @@ def signal_chart(*, signal, frame: Frame, timeframe: str | None = None) -> Chart
         rows = [row for window in windows for row in selectors.ohlc_rows(window)]
         if not rows:
             raise NotFound(NO_SIGNAL_CANDLES)
-        marks = render.SignalMarks(side=signal.side, time=signal.time, entry=signal.entry_price,
-                                   stop=signal.stop_loss, target=signal.take_profit, version=signal.version)
-        return render.render_signal(candles=render.CandleSeries.from_rows(sorted(rows, key=lambda row: row[0])),
-                                    signal=marks, instrument=instrument.symbol, timeframe=timeframe,
-                                    precision=instrument.digits, size=frame.size,
-                                    max_bytes=settings.CHART_MAX_BYTES)
+        marks = SignalMarks(side=signal.side, time=signal.time, entry=signal.entry_price,
+                            stop=signal.stop_loss, target=signal.take_profit, version=signal.version)
+        return render_signal(candles=CandleSeries.from_rows(sorted(rows, key=lambda row: row[0])),
+                             signal=marks, instrument=instrument.symbol, timeframe=timeframe,
+                             precision=instrument.digits, size=frame.size, max_bytes=settings.CHART_MAX_BYTES)
 
     # A signal's prices, side and time never change after it is stored.
     return Chart("signal", {"signal": str(signal.pk), "digits": instrument.digits, "timeframe": timeframe,
@@ -90,8 +98,8 @@ def equity_chart(*, owner_id, frame: Frame, version: tuple | None = None) -> Cha
     def draw():
         window = selectors.last_equity_window(owner=owner_id, points=frame.bars)
         times, equity, balance = zip(*selectors.equity_rows(window))
-        return render.render_equity(times=times, equity=equity, balance=balance, size=frame.size,
-                                    max_bytes=settings.CHART_MAX_BYTES)
+        return render_equity(times=times, equity=equity, balance=balance, size=frame.size,
+                             max_bytes=settings.CHART_MAX_BYTES)
 
     return Chart("equity", {"owner": str(owner_id), **frame.identity(), "data": version}, draw)
 
@@ -106,7 +114,7 @@ def returns_chart(*, owner_id, frame: Frame, version: tuple | None = None) -> Ch
         returns = selectors.daily_returns_pct(closes)
         if not returns:
             raise NotFound("Daily returns need equity points on at least two days.")
-        return render.render_returns(returns_pct=returns, first_day=closes[0][0], last_day=closes[-1][0],
-                                     size=frame.size, max_bytes=settings.CHART_MAX_BYTES)
+        return render_returns(returns_pct=returns, first_day=closes[0][0], last_day=closes[-1][0],
+                              size=frame.size, max_bytes=settings.CHART_MAX_BYTES)
 
     return Chart("returns", {"owner": str(owner_id), **frame.identity(), "data": version}, draw)

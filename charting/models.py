@@ -7,10 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from core.model_fields import decimal_field
 from signals.models import Instrument
-
-PRICE_MAX_DIGITS = 20
-PRICE_DECIMAL_PLACES = 8
 
 
 class Timeframe(models.TextChoices):
@@ -33,10 +31,10 @@ class Candle(models.Model):
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="candles")
     timeframe = models.CharField(max_length=3, choices=Timeframe.choices)
     time = models.DateTimeField()
-    open = models.DecimalField(max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES)
-    high = models.DecimalField(max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES)
-    low = models.DecimalField(max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES)
-    close = models.DecimalField(max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES)
+    open = decimal_field()
+    high = decimal_field()
+    low = decimal_field()
+    close = decimal_field()
     volume = models.DecimalField(max_digits=24, decimal_places=8, default=0)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -68,8 +66,8 @@ class EquityPoint(models.Model):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="equity_points")
     time = models.DateTimeField()
-    equity = models.DecimalField(max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES)
-    balance = models.DecimalField(max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES)
+    equity = decimal_field()
+    balance = decimal_field()
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -84,3 +82,28 @@ class EquityPoint(models.Model):
 
     def __str__(self):
         return f"{self.owner_id} {self.time:%Y-%m-%d %H:%M} {self.equity}"
+
+
+class UpsertReceipt(models.Model):
+    """A signed market-data request already applied, kept while its signature
+    is still accepted. The very same request again (a replay captured on the
+    wire, or the producer's own retry) gets the answer it had and writes
+    nothing: a request signed earlier never overwrites a later correction.
+    Written and pruned by charting/services.py."""
+
+    producer = models.ForeignKey("signals.Producer", on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64, help_text="SHA-256 hex of the signed bytes: timestamp, '.', body.")
+    inserted = models.PositiveIntegerField()
+    updated = models.PositiveIntegerField()
+    valid_until = models.DateTimeField(help_text="When the request's signature stops being accepted.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["producer", "digest"], name="upsert_receipt_once"),
+        ]
+        indexes = [
+            models.Index(fields=["valid_until"], name="upsert_receipt_valid_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.producer_id} {self.digest[:12]}"

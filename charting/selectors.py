@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import Max, Model, QuerySet
 from django.db.models.functions import TruncDate
 
+from charting import sql
 from charting.models import TIMEFRAME_SECONDS, Candle, EquityPoint
 from signals.models import Instrument, Signal
 
@@ -49,36 +50,20 @@ class Window:
         return rows[:self.limit] if self.limit is not None else rows
 
 
-def series_version(model: type[Model], match: dict) -> tuple:
-    """The time of the newest row and the last change of a whole series
-    (a user's equity, one instrument's bars in one timeframe).
-
-    Every write is an upsert stamping `updated_at` under the series' lock
-    (charting/services.py) and the application never deletes rows, so a new
-    bar or point and any correction change this pair. Two index seeks in raw
-    SQL: it runs on every chart request, and the cached answer costs only a
-    couple of milliseconds in all; an ORM aggregate would compile longer than
-    it runs and, with two MAX()es in one SELECT, scan the series.
-    """
-    field = model._meta.get_field
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    where = " AND ".join(f"{table}.{quote(field(name).column)} = %s" for name in match)
-    params = [field(name).get_db_prep_value(getattr(value, "pk", value), connection) for name, value in match.items()]
+def _fetchone(statement: str, params: dict) -> tuple | None:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {_version_columns(model, where)}", params * 2)
-        return _stamps(cursor.fetchone())
-
-
-def _version_columns(model: type[Model], where: str) -> str:
-    table = connection.ops.quote_name(model._meta.db_table)
-    column = lambda name: f"{table}.{connection.ops.quote_name(model._meta.get_field(name).column)}"  # noqa: E731
-    return (f"(SELECT MAX({column('time')}) FROM {table} WHERE {where}), "
-            f"(SELECT MAX({column('updated_at')}) FROM {table} WHERE {where})")
+        cursor.execute(statement, params)
+        return cursor.fetchone()
 
 
 def _stamps(values) -> tuple:
     return tuple(str(value) if value is not None else None for value in values)
+
+
+def _user_id(value):
+    """A user's id (or a user) as the database stores it: UUIDs are hex text on SQLite."""
+    pk = get_user_model()._meta.pk
+    return pk.get_db_prep_value(pk.to_python(getattr(value, "pk", value)), connection)
 
 
 @dataclass(frozen=True)
@@ -86,25 +71,14 @@ class CandleSeriesState:
     instrument_id: int
     symbol: str
     digits: int
-    version: tuple  # see series_version; (None, None) without bars
+    version: tuple  # see candles_version; (None, None) without bars
 
 
 def candle_series_state(*, symbol: str, timeframe: str) -> CandleSeriesState | None:
     """The instrument called `symbol` (None if there is none) with the data
     version of its bars in `timeframe`, in one query: with authentication,
     all the database work of a cached candles chart."""
-    quote = connection.ops.quote_name
-    instrument = Instrument._meta
-    candles = quote(Candle._meta.db_table)
-    column = lambda meta, name: quote(meta.get_field(name).column)  # noqa: E731
-    where = (f"{candles}.{column(Candle._meta, 'instrument')} = i.{column(instrument, 'id')} "
-             f"AND {candles}.{column(Candle._meta, 'timeframe')} = %s")
-    sql = (f"SELECT i.{column(instrument, 'id')}, i.{column(instrument, 'symbol')}, "
-           f"i.{column(instrument, 'digits')}, {_version_columns(Candle, where)} "
-           f"FROM {quote(instrument.db_table)} i WHERE i.{column(instrument, 'symbol')} = %s")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [timeframe, timeframe, symbol.strip().upper()])
-        row = cursor.fetchone()
+    row = _fetchone(sql.CANDLE_SERIES_STATE, {"symbol": symbol.strip().upper(), "timeframe": timeframe})
     if row is None:
         return None
     return CandleSeriesState(instrument_id=row[0], symbol=row[1], digits=row[2], version=_stamps(row[3:]))
@@ -117,6 +91,27 @@ def last_candles_window(*, instrument, timeframe: str, bars: int) -> Window:
 def ohlc_rows(window: Window) -> list[tuple]:
     """The window's bars as (time, open, high, low, close), oldest first."""
     return sorted(window.queryset().values_list(*OHLC), key=lambda row: row[0])
+
+
+def finest_candle_timeframe(*, symbol: str) -> str | None:
+    """The shortest timeframe that has bars of the instrument called `symbol`."""
+    for timeframe in sorted(TIMEFRAME_SECONDS, key=TIMEFRAME_SECONDS.get):
+        if Candle.objects.filter(instrument__symbol=symbol, timeframe=timeframe).exists():
+            return timeframe
+    return None
+
+
+def candles_since(*, symbol: str, timeframe: str, since: datetime, limit: int) -> list[tuple]:
+    """(time, open, high, low, close) of up to `limit` bars opening at or
+    after `since`, oldest first."""
+    rows = Candle.objects.filter(instrument__symbol=symbol, timeframe=timeframe, time__gte=since)
+    return list(rows.order_by("time").values_list(*OHLC)[:limit])
+
+
+def last_candle(*, symbol: str, timeframe: str) -> tuple | None:
+    """(time, open, high, low, close) of the newest bar, or None."""
+    rows = Candle.objects.filter(instrument__symbol=symbol, timeframe=timeframe)
+    return rows.order_by("-time").values_list(*OHLC).first()
 
 
 def chart_signals(signals: QuerySet[Signal]) -> QuerySet[Signal]:
@@ -134,36 +129,20 @@ def signal_timeframe(*, signal) -> str | None:
 
 def signal_series_version(*, signal) -> tuple[str, tuple] | None:
     """The preferred timeframe with a bar shortly before the signal, and the
-    data version of its bars (see series_version), or None.
+    data version of its bars (see candles_version), or None.
 
     One query, as it runs on every request for a signal's chart (the one
     embedded through `chart_url`): one EXISTS probe per candidate timeframe,
     the first that finds a bar wins, instead of a round trip per timeframe
     and another for the version.
     """
-    quote = connection.ops.quote_name
-    table = quote(Candle._meta.db_table)
-    column = lambda name: f"{table}.{quote(Candle._meta.get_field(name).column)}"  # noqa: E731
-    time_field = Candle._meta.get_field("time")
-    instrument = Candle._meta.get_field("instrument").get_db_prep_value(signal.instrument_id, connection)
-    # VALUES columns are column1, column2, ... on PostgreSQL and SQLite alike:
-    # the timeframe, its rank and the earliest bar time that counts as near.
-    candidates, candidate_params = [], []
+    adapt_time = connection.ops.adapt_datetimefield_value
+    params = {"instrument": signal.instrument_id, "signal_time": adapt_time(signal.time)}
     for rank, timeframe in enumerate(SIGNAL_TIMEFRAME_PREFERENCE):
         reach = timedelta(seconds=max(4 * 86400, 2 * TIMEFRAME_SECONDS[timeframe]))
-        candidates.append("(%s, %s, %s)")
-        candidate_params += [timeframe, rank, time_field.get_db_prep_value(signal.time - reach, connection)]
-    series = f"{column('instrument')} = %s AND {column('timeframe')} = pref.column1"
-    sql = (f"SELECT pref.column1, {_version_columns(Candle, series)} "
-           f"FROM (VALUES {', '.join(candidates)}) AS pref "
-           f"WHERE EXISTS (SELECT 1 FROM {table} WHERE {series} "
-           f"AND {column('time')} <= %s AND {column('time')} > pref.column3) "
-           "ORDER BY pref.column2 LIMIT 1")
-    params = [instrument, instrument, *candidate_params, instrument,
-              time_field.get_db_prep_value(signal.time, connection)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+        params[f"timeframe_{rank}"] = timeframe
+        params[f"near_{rank}"] = adapt_time(signal.time - reach)
+    row = _fetchone(sql.signal_series_version(len(SIGNAL_TIMEFRAME_PREFERENCE)), params)
     return (row[0], _stamps(row[1:])) if row is not None else None
 
 
@@ -187,26 +166,28 @@ def equity_rows(window: Window) -> list[tuple]:
 
 
 def candles_version(*, instrument, timeframe: str) -> tuple:
-    return series_version(Candle, {"instrument": instrument, "timeframe": timeframe})
+    """The data version of an instrument's bars in one timeframe: the time of
+    the newest bar and the last change of any, (None, None) without bars.
+
+    Every write is an upsert stamping `updated_at` under the series' lock
+    (charting/services.py) and the application never deletes rows, so a new
+    bar or point and any correction change this pair (the same holds for the
+    equity versions below).
+    """
+    params = {"instrument": getattr(instrument, "pk", instrument), "timeframe": timeframe}
+    return _stamps(_fetchone(sql.CANDLES_VERSION, params))
 
 
 def equity_version(*, owner) -> tuple:
-    return series_version(EquityPoint, {"owner": owner})
+    """The data version of a user's equity points, as for candles_version."""
+    return _stamps(_fetchone(sql.EQUITY_VERSION, {"owner": _user_id(owner)}))
 
 
 def active_user_equity_version(*, user_id) -> tuple | None:
-    """The data version of an active user's equity (see series_version), or
+    """The data version of an active user's equity (see candles_version), or
     None when no active user has this id: what a signed equity or returns
     link needs from the database before its cached image, in one query."""
-    quote = connection.ops.quote_name
-    users = get_user_model()._meta
-    where = (f"{quote(EquityPoint._meta.db_table)}.{quote(EquityPoint._meta.get_field('owner').column)} "
-             f"= u.{quote(users.pk.column)}")
-    sql = (f"SELECT {_version_columns(EquityPoint, where)} FROM {quote(users.db_table)} u "
-           f"WHERE u.{quote(users.pk.column)} = %s AND u.{quote(users.get_field('is_active').column)}")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [users.pk.get_db_prep_value(users.pk.to_python(user_id), connection)])
-        row = cursor.fetchone()
+    row = _fetchone(sql.ACTIVE_USER_EQUITY_VERSION, {"user": _user_id(user_id)})
     return _stamps(row) if row is not None else None
 
 

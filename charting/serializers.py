@@ -2,24 +2,21 @@ from rest_framework import serializers
 
 from charting import selectors
 from charting.charts import DEFAULT_BARS, DEFAULT_HEIGHT, DEFAULT_WIDTH, Frame
-from charting.links import MAX_TTL_SECONDS
-from charting.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, Timeframe
+from core.signed_links import MAX_TTL_SECONDS
+from charting.models import Timeframe
+from core.fields import AmountField, StrictDecimalField, StrictIntegerField
 from signals import selectors as signals_selectors
 
 MAX_ROWS_PER_REQUEST = 5000
 
 
-def _price(**kwargs):
-    return serializers.DecimalField(max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES, **kwargs)
-
-
 class CandleSerializer(serializers.Serializer):
     time = serializers.DateTimeField()
-    open = _price(min_value=0)
-    high = _price(min_value=0)
-    low = _price(min_value=0)
-    close = _price(min_value=0)
-    volume = serializers.DecimalField(max_digits=24, decimal_places=8, min_value=0, required=False, default=0)
+    open = AmountField(min_value=0)
+    high = AmountField(min_value=0)
+    low = AmountField(min_value=0)
+    close = AmountField(min_value=0)
+    volume = StrictDecimalField(max_digits=24, decimal_places=8, min_value=0, required=False, default=0)
 
     def validate(self, attrs):
         errors = {}
@@ -67,7 +64,7 @@ class _Batch(serializers.Serializer):
 
 
 class CandleBatchSerializer(_Batch):
-    """POST /api/v1/candles/ (contract §6)."""
+    """The body of POST /api/v1/candles/."""
 
     rows_field = "candles"
     instrument = serializers.CharField(max_length=16)
@@ -83,12 +80,12 @@ class CandleBatchSerializer(_Batch):
 
 class EquityPointSerializer(serializers.Serializer):
     time = serializers.DateTimeField()
-    equity = _price()
-    balance = _price()
+    equity = AmountField()
+    balance = AmountField()
 
 
 class EquityBatchSerializer(_Batch):
-    """POST /api/v1/equity/ (contract §6)."""
+    """The body of POST /api/v1/equity/."""
 
     rows_field = "points"
     points = EquityPointSerializer(many=True)
@@ -102,11 +99,11 @@ class UpsertResultSerializer(serializers.Serializer):
 # --- chart parameters -------------------------------------------------------------
 
 class FrameSerializer(serializers.Serializer):
-    """The query parameters every chart takes (contract §6)."""
+    """The query parameters every chart takes (docs/api.md#charts)."""
 
-    width = serializers.IntegerField(min_value=300, max_value=2400, default=DEFAULT_WIDTH)
-    height = serializers.IntegerField(min_value=200, max_value=1600, default=DEFAULT_HEIGHT)
-    bars = serializers.IntegerField(min_value=10, max_value=1000, default=DEFAULT_BARS)
+    width = StrictIntegerField(min_value=300, max_value=2400, default=DEFAULT_WIDTH)
+    height = StrictIntegerField(min_value=200, max_value=1600, default=DEFAULT_HEIGHT)
+    bars = StrictIntegerField(min_value=10, max_value=1000, default=DEFAULT_BARS)
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
@@ -133,8 +130,8 @@ class ChartLinkSerializer(FrameSerializer):
     chart = serializers.ChoiceField(choices=["candles", "equity", "returns"])
     instrument = serializers.CharField(max_length=16, required=False)
     timeframe = serializers.ChoiceField(choices=Timeframe.choices, required=False)
-    ttl = serializers.IntegerField(min_value=1, max_value=MAX_TTL_SECONDS, default=86400,
-                                   help_text="Seconds the link works, at most 604800 (7 days).")
+    ttl = StrictIntegerField(min_value=1, max_value=MAX_TTL_SECONDS, default=86400,
+                             help_text="Seconds the link works, at most 604800 (7 days).")
 
     def validate(self, attrs):
         attrs = super().validate(attrs)

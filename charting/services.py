@@ -6,18 +6,31 @@ the same transaction, right before the upsert, while no one else can write
 the same series: PostgreSQL takes a transaction-level advisory lock on the
 series, SQLite's IMMEDIATE transactions hold its single write lock from BEGIN.
 So the counts are exact even when two producers race on the same bars.
+
+A signed request is applied once. Within its signature's 300 s the very same
+bytes can be sent again (the signing has no nonce): a network replay, or the
+producer's own retry after a timeout. Each applied request leaves an
+UpsertReceipt of its signed bytes, read under the same series lock, so the
+same request again gets its first answer and writes nothing, and a request
+signed before a correction cannot undo it. Receipts are pruned some minutes
+after their signature has expired.
 """
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from charting.models import Candle, EquityPoint
+from charting.models import Candle, EquityPoint, UpsertReceipt
+from machines.authentication import SignedRequest
 
 BATCH_SIZE = 1000
+# A receipt outlives its signature by this much: a request authenticated just
+# before its signature expired may still be on its way to the series lock (a
+# worker is killed after 30 s), and other hosts' clocks may run a little ahead.
+RECEIPT_KEPT_AFTER_EXPIRY = timedelta(minutes=10)
 # Parameters in one `time IN (...)`: under SQLite's historic limit of 999.
 LOOKUP_CHUNK = 900
 
@@ -44,11 +57,34 @@ def _existing_times(queryset, times: list[datetime]) -> set[datetime]:
     return found
 
 
-def upsert_candles(*, instrument, timeframe: str, candles: list[dict]) -> UpsertResult:
+def _earlier_answer(signed: SignedRequest | None) -> UpsertResult | None:
+    """The answer `signed` got when it was applied, if it was (under the series lock)."""
+    if signed is None:
+        return None
+    receipt = UpsertReceipt.objects.filter(producer=signed.client, digest=signed.digest).first()
+    return None if receipt is None else UpsertResult(inserted=receipt.inserted, updated=receipt.updated)
+
+
+def _keep_receipt(signed: SignedRequest | None, result: UpsertResult) -> None:
+    if signed is None:
+        return
+    UpsertReceipt.objects.create(producer=signed.client, digest=signed.digest, inserted=result.inserted,
+                                 updated=result.updated, valid_until=signed.valid_until)
+    # Outside the upsert's transaction, so that its row locks are held for one statement only.
+    transaction.on_commit(lambda: UpsertReceipt.objects.filter(
+        valid_until__lt=timezone.now() - RECEIPT_KEPT_AFTER_EXPIRY).delete())
+
+
+def upsert_candles(*, instrument, timeframe: str, candles: list[dict],
+                   signed: SignedRequest | None = None) -> UpsertResult:
     """`candles`: dicts with time, open, high, low, close and volume, already
-    validated (unique times, high/low bounding the other prices)."""
+    validated (unique times, high/low bounding the other prices). `signed`:
+    the producer's request they came in, applied once (None for the
+    platform's own loading: demo data, imports)."""
     with transaction.atomic():
         _lock_series("candles", instrument.pk, timeframe)
+        if (earlier := _earlier_answer(signed)) is not None:
+            return earlier
         now = timezone.now()  # taken under the lock: later writes of a series never carry an earlier time
         rows = [Candle(instrument=instrument, timeframe=timeframe, time=c["time"], open=c["open"], high=c["high"],
                        low=c["low"], close=c["close"], volume=c.get("volume", 0), updated_at=now) for c in candles]
@@ -57,13 +93,18 @@ def upsert_candles(*, instrument, timeframe: str, candles: list[dict]) -> Upsert
         Candle.objects.bulk_create(rows, batch_size=BATCH_SIZE, update_conflicts=True,
                                    unique_fields=["instrument", "timeframe", "time"],
                                    update_fields=["open", "high", "low", "close", "volume", "updated_at"])
-    return UpsertResult(inserted=len(rows) - len(existing), updated=len(existing))
+        result = UpsertResult(inserted=len(rows) - len(existing), updated=len(existing))
+        _keep_receipt(signed, result)
+    return result
 
 
-def upsert_equity_points(*, owner, points: list[dict]) -> UpsertResult:
-    """`points`: dicts with time, equity and balance, unique times."""
+def upsert_equity_points(*, owner, points: list[dict], signed: SignedRequest | None = None) -> UpsertResult:
+    """`points`: dicts with time, equity and balance, unique times. `signed`:
+    as for upsert_candles()."""
     with transaction.atomic():
         _lock_series("equity", owner.pk)
+        if (earlier := _earlier_answer(signed)) is not None:
+            return earlier
         now = timezone.now()
         rows = [EquityPoint(owner=owner, time=p["time"], equity=p["equity"], balance=p["balance"], updated_at=now)
                 for p in points]
@@ -71,4 +112,6 @@ def upsert_equity_points(*, owner, points: list[dict]) -> UpsertResult:
         EquityPoint.objects.bulk_create(rows, batch_size=BATCH_SIZE, update_conflicts=True,
                                         unique_fields=["owner", "time"],
                                         update_fields=["equity", "balance", "updated_at"])
-    return UpsertResult(inserted=len(rows) - len(existing), updated=len(existing))
+        result = UpsertResult(inserted=len(rows) - len(existing), updated=len(existing))
+        _keep_receipt(signed, result)
+    return result

@@ -34,10 +34,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Peers allowed to tell us the client's address in X-Forwarded-For (CIDRs).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
-METRICS_ALLOWED_CIDRS = env.list(
-    "METRICS_ALLOWED_CIDRS",
-    default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
-)
+# Who may read /metrics: loopback unless the operator lists the Prometheus
+# servers (docs/security.md, "The metrics endpoint").
+METRICS_ALLOWED_CIDRS = env.list("METRICS_ALLOWED_CIDRS", default=["127.0.0.0/8", "::1/128"])
 
 ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
 
@@ -57,10 +56,17 @@ INSTALLED_APPS = [
     "django_prometheus",
     "core",
     "accounts",
+    "machines",
     "audit",
     "signals",
     "approvals",
+    "risk",
+    "execution",
     "charting",
+    "paperbroker",
+    "demo",
+    # The task engine's consumer (`manage.py run_huey`) and its decorators.
+    "huey.contrib.djhuey",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.ApiProblemMiddleware",
+    "core.middleware.PlainNotFoundMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -156,6 +163,7 @@ AUTH_PASSWORD_VALIDATORS = [
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_LIFETIME_SECONDS", default=900)),
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_LIFETIME_SECONDS", default=7 * 86400)),
+    # What accounts/services.py does on every refresh, spending each refresh token once.
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "ALGORITHM": "HS256",
@@ -163,9 +171,13 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
 
-# Failed logins allowed per window, per client address and per username.
+# Failed logins allowed per window (API and admin alike; accounts/login_guard.py):
+# per username, per client address, and to an address a user has logged in
+# from within LOGIN_KNOWN_ADDRESS_DAYS (which strangers' failures do not block).
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=300)
+LOGIN_KNOWN_ADDRESS_DAYS = env.int("LOGIN_KNOWN_ADDRESS_DAYS", default=30)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerAuthentication"],
@@ -180,9 +192,10 @@ REST_FRAMEWORK = {
         "user": env.str("THROTTLE_USER", default="600/min"),
         "anon": env.str("THROTTLE_ANON", default="60/min"),
         "producer": env.str("THROTTLE_PRODUCER", default="600/min"),
+        "bridge": env.str("THROTTLE_BRIDGE", default="600/min"),
         "decision": env.str("THROTTLE_DECISION", default="60/min"),
         "chart_link": env.str("THROTTLE_CHART_LINK", default="120/min"),
-        # Refused signed requests per client address (signals/authentication.py).
+        # Refused signed requests per client address (machines/authentication.py).
         "signature_failure": env.str("THROTTLE_SIGNATURE_FAILURE", default="30/min"),
     },
     "DEFAULT_THROTTLE_CLASSES": [
@@ -195,13 +208,20 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trade platform API",
-    "DESCRIPTION": "Signed trade signals, user decisions, audit log and charts (contract v1).",
+    "DESCRIPTION": (
+        "Strategy engines post HMAC-signed trade signals and market data; people log in with JWTs to "
+        "approve or reject the signals of their feed, read the tamper-evident audit log (staff) and fetch "
+        "server-rendered charts, also by signed link. Errors are RFC 9457 problem+json documents."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ReconciliationStatusEnum": "execution.models.ReconciliationRun.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.schema.document_problem_responses",
@@ -218,7 +238,7 @@ API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 
 # --- Domain settings ----------------------------------------------------------
 PROBLEM_TYPE_BASE = env.str("PROBLEM_TYPE_BASE", default="https://tradeplatform.example/problems/")
-# Paths whose every error answer is a problem+json document (contract §0).
+# Paths whose every error answer is a problem+json document (docs/api.md#errors).
 PROBLEM_PATH_PREFIXES = ("/api/", "/charts/", "/healthz", "/readyz", "/metrics")
 SIGNATURE_TOLERANCE_SECONDS = 300
 SIGNAL_LIFETIME_SECONDS = env.int("SIGNAL_LIFETIME_SECONDS", default=900)
@@ -237,11 +257,36 @@ if not FIELD_ENCRYPTION_KEYS and not DEBUG and not env.bool("ALLOW_DERIVED_ENCRY
         "import Fernet; print(Fernet.generate_key().decode())\"`."
     )
 CHART_MAX_BYTES = env.int("CHART_MAX_BYTES", default=5_000_000)
+# Execution: an account whose newest snapshot is older than this is stale, and
+# new orders are denied `account-stale`.
+ACCOUNT_STALE_SECONDS = env.int("ACCOUNT_STALE_SECONDS", default=300)
+# How often bridges poll and report: reconciliation does not yet expect at the
+# broker what an order sent within the last two intervals opens.
+BRIDGE_POLL_INTERVAL_SECONDS = env.int("BRIDGE_POLL_INTERVAL_SECONDS", default=5)
+# Risk: the market hours of an instrument the console gives none: `fx` (FX and
+# metals: closed Friday 17:00 to Sunday 17:00 New York time) or `always`.
+MARKET_HOURS_DEFAULT = env.str("MARKET_HOURS_DEFAULT", default="fx")
+if MARKET_HOURS_DEFAULT not in ("fx", "always"):
+    raise ImproperlyConfigured(f"MARKET_HOURS_DEFAULT must be fx or always, not {MARKET_HOURS_DEFAULT!r}.")
+
+# --- Task engine ----------------------------------------------------------------
+# Periodic jobs (expiring signals and orders every minute) run in the Huey
+# consumer, `python manage.py run_huey`, beside the web workers: its queue
+# lives in Redis when there is one, else in a SQLite file of its own. Tasks
+# run in the consumer, never inline (not even with DEBUG on).
+if REDIS_URL:
+    HUEY = {"huey_class": "huey.RedisHuey", "name": "tradeplatform", "immediate": False,
+            "connection": {"url": REDIS_URL}}
+else:
+    HUEY = {"huey_class": "huey.SqliteHuey", "name": "tradeplatform", "immediate": False,
+            "filename": str(BASE_DIR / ".huey.sqlite3")}
 
 # --- Internationalisation, static files -----------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
+# Date-times read "2026-12-01 07:04:05 UTC" in the console (core/display.py).
+FORMAT_MODULE_PATH = ["core.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -278,5 +323,8 @@ LOGGING = {
         # logger would print a second, unstructured line for 4xx/5xx.
         "django.request": {"level": "ERROR", "propagate": True},
         "django.server": {"level": "WARNING", "propagate": True},
+        # The task engine's consumer adds a plain-text handler of its own to a
+        # logger that has none: give it ours, so each line is logged once, as JSON.
+        "huey": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

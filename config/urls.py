@@ -8,6 +8,7 @@ from core import ops
 admin.site.site_header = "Trade platform operations"
 admin.site.site_title = "Trade platform operations"
 admin.site.index_title = "Operator console"
+admin.site.site_url = None  # no public site to "View": the link would be a 404
 
 api_v1 = [
     path("", include("accounts.urls")),
@@ -15,6 +16,8 @@ api_v1 = [
     path("", include("signals.urls")),
     path("", include("approvals.urls")),
     path("", include("charting.urls")),
+    path("", include("risk.urls")),
+    path("", include("execution.urls")),
 ]
 
 urlpatterns = [

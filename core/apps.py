@@ -4,8 +4,8 @@ from django.apps import AppConfig
 class CoreConfig(AppConfig):
     """What every app shares (problems, request context, throttles, the JSON
     parser, pagination, CSV streaming, worker caches) and the operations
-    endpoints. An app so that its schema extensions and `load_demo` have a home;
-    it imports no other app of the project."""
+    endpoints. An app so that its schema extensions have a home; it imports no
+    other app of the project."""
 
     name = "core"
     verbose_name = "Platform core"

@@ -5,6 +5,9 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404
+from django.urls import Resolver404
+from django.views.defaults import page_not_found
 
 from core import request_context
 from core.client_ip import client_ip
@@ -100,6 +103,30 @@ class ApiProblemMiddleware:
             return None  # Django answers 400; __call__ makes that a problem
         logger.error("unhandled error", exc_info=exception)
         return problem_response(500, path=request.path, detail="An unexpected error occurred.")
+
+
+class PlainNotFoundMiddleware:
+    """With `DEBUG` on, Django answers a 404 with its technical page, which
+    lists every URL pattern (the operator console's path among them) to
+    whoever asks, and it ignores `handler404`. Outside the API (whose 404s are
+    problems already) this answers with the ordinary 404 page instead, as
+    production does: `make run` serves with `DEBUG` on."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        no_route_matched = request.resolver_match is None  # the resolver raised before any view ran
+        if settings.DEBUG and response.status_code == 404 and no_route_matched and not is_api_path(request.path):
+            return page_not_found(request, Resolver404())
+        return response
+
+    def process_exception(self, request, exception):
+        # A view raised Http404 (the admin does for unknown pages).
+        if settings.DEBUG and isinstance(exception, Http404) and not is_api_path(request.path):
+            return page_not_found(request, exception)
+        return None
 
 
 class SessionActorMiddleware:

@@ -1,4 +1,4 @@
-"""Contract §8: liveness, readiness and metrics, outside the versioned API."""
+"""Liveness, readiness and metrics, outside the versioned API."""
 
 import uuid
 
@@ -8,9 +8,15 @@ from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_safe
 from django_prometheus.exports import ExportToDjangoView
+from prometheus_client import CollectorRegistry, generate_latest
 
 from core.client_ip import address_in, client_ip
 from core.problems import problem_response
+
+# Figures read from the database when /metrics is scraped (e.g. positions open
+# now), which no worker process can keep: apps register their collectors here
+# in their ready(), and every scrape adds them to the workers' metrics.
+SCRAPE_TIME_METRICS = CollectorRegistry()
 
 
 @require_safe
@@ -53,4 +59,6 @@ def metrics(request):
     with PROMETHEUS_MULTIPROC_DIR; hidden (404) outside METRICS_ALLOWED_CIDRS."""
     if not address_in(client_ip(request), settings.METRICS_ALLOWED_CIDRS):
         return problem_response(404, path=request.path)
-    return ExportToDjangoView(request)
+    response = ExportToDjangoView(request)
+    response.content += generate_latest(SCRAPE_TIME_METRICS)
+    return response

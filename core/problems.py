@@ -1,4 +1,4 @@
-"""RFC 9457 problem details: the one shape of every API error (contract §0).
+"""RFC 9457 problem details: the one shape of every API error (docs/api.md#errors).
 
 DRF errors go through `exception_handler`; everything Django answers on its own
 (unknown route, a crash outside DRF, a body over Django's cap) is rewritten by
@@ -95,7 +95,7 @@ def problem_response(status_code, *, path, detail=None, slug=None, extra=None, h
 
 
 def flatten_errors(detail, prefix="") -> dict[str, list[str]]:
-    """DRF's nested error structure as contract §0's dotted field map."""
+    """DRF's nested error structure as the problem's dotted field map (`candles.3.high`)."""
     if isinstance(detail, dict):
         flat = {}
         for key, value in detail.items():

@@ -11,12 +11,12 @@ class BearerScheme(SimpleJWTScheme):
 
 # --- Problem answers in the schema ------------------------------------------------
 # Views document their success bodies and the refusals particular to them;
-# the answers every operation can give (contract §0) are added here, once,
+# the answers every operation can give (docs/api.md#errors) are added here, once,
 # so the published schema lists every status a client will actually see.
 
 PROBLEM = {
     "type": "object",
-    "description": "RFC 9457 problem details (contract §0). Some problems add members, e.g. "
+    "description": "RFC 9457 problem details. Some problems add members, e.g. "
                    "`current_version` on a `consent-outdated` conflict.",
     "properties": {
         "type": {"type": "string", "format": "uri", "description": "Stable URI of the problem type."},
@@ -45,7 +45,8 @@ VALIDATION_PROBLEM = {
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "required": True,
                                "description": "Seconds to wait before retrying."}}
 COMMON_PROBLEMS = {
-    400: "Malformed JSON (or JSON nested deeper than the server allows).",
+    400: "Malformed JSON (or JSON nested deeper than the server allows), or an `invalid-cursor`: a pagination "
+         "cursor the server did not make.",
     401: "Missing, bad or expired credentials.",
     404: "No such object, or one the caller may not see.",
     413: "Request body too large.",
@@ -62,8 +63,10 @@ def _problem_statuses(path: str, operation: dict) -> set[int]:
     query = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
     if path.startswith("/api/v1/"):
         statuses.add(401)  # every versioned operation checks a token, a signature or credentials
-    if "{" in path or "cursor" in query:
-        statuses.add(404)  # DRF's cursor pagination answers a cursor it did not make with 404
+    if "{" in path:
+        statuses.add(404)
+    if "cursor" in query:
+        statuses.add(400)  # a tampered cursor (core.pagination)
     if has_body:
         statuses |= {400, 413, 415, 422}
     if query:

@@ -1,10 +1,20 @@
-"""A few seconds' memory, in one worker process, of rows that every request
-of a hot path reads and that operators change rarely (the instrument
-whitelist, producer credentials, the JWT user). A shared-cache or database
-round trip per request cost more than the rest of the lookup; the price is
-that a change reaches the other workers only when their entry expires. The
-process that made the change clears its own entries at once, so tests and
+"""What workers keep of rows that every request of a hot path reads and that
+operators change rarely (the instrument whitelist, machine clients'
+credentials, the JWT user), and the one way it is cleared when they change.
+
+Each worker keeps what it read for a few seconds: a shared-cache or database
+round trip per request cost more than the rest of the lookup. The price is
+that a change reaches the other workers only when their entry expires; the
+process that made the change clears its own at once, so tests and
 single-process servers see it immediately.
+
+An app declares what it keeps in its `caches.py`, each cache with the models
+whose rows it holds (`invalidated_by`), and its `apps.py` connects each one
+with `flush_on_change()`: every save or delete of such a row calls the
+cache's `changed()`, which clears it at once and again when the transaction
+commits. A write that sends no model signal (a queryset `update()`) calls
+`changed()` itself. A value that every worker reloads after a change can be
+kept in the shared cache too (`SharedCacheEntry`), cleared the same way.
 """
 
 import threading
@@ -12,13 +22,59 @@ import weakref
 from collections.abc import Callable, Hashable
 from time import monotonic
 
-from django.db import transaction
+from django.apps import apps
+from django.core.cache import cache
+from django.db import models, transaction
+from django.db.models.signals import post_delete, post_save
 
 
-class WorkerCache:
+class Flushable:
+    """Something kept that a change of a row of `invalidated_by` (models;
+    an abstract model stands for each of its concrete subclasses) makes
+    stale."""
+
+    def __init__(self, *, invalidated_by: tuple[type[models.Model], ...] = ()):
+        self.invalidated_by = invalidated_by
+
+    def clear(self) -> None:
+        raise NotImplementedError
+
+    def changed(self) -> None:
+        """A row it may keep changed in the caller's transaction: clear now,
+        and again when that commits (a request in between may have kept what
+        it read before the commit)."""
+        self.clear()
+        transaction.on_commit(self.clear)
+
+
+def flush_on_change(kept: Flushable, *, dispatch_uid: str) -> None:
+    """Calls `kept.changed()` on every post_save and post_delete of its
+    `invalidated_by` models. For an app's `ready()`: the models must be loaded."""
+
+    def flush(sender, **kwargs):
+        kept.changed()
+
+    for model in _concrete(kept.invalidated_by):
+        post_save.connect(flush, sender=model, weak=False, dispatch_uid=dispatch_uid)
+        post_delete.connect(flush, sender=model, weak=False, dispatch_uid=dispatch_uid)
+
+
+def _concrete(invalidated_by):
+    for model in invalidated_by:
+        if model._meta.abstract:
+            yield from (concrete for concrete in apps.get_models() if issubclass(concrete, model))
+        else:
+            yield model
+
+
+class WorkerCache(Flushable):
+    """Values by key, kept by this worker for `seconds()`."""
+
     instances: "weakref.WeakSet[WorkerCache]" = weakref.WeakSet()
 
-    def __init__(self, seconds: Callable[[], float], *, max_entries: int = 1024):
+    def __init__(self, seconds: Callable[[], float], *, max_entries: int = 1024,
+                 invalidated_by: tuple[type[models.Model], ...] = ()):
+        super().__init__(invalidated_by=invalidated_by)
         # A callable, so that settings overridden in tests apply.
         self.seconds = seconds
         self.max_entries = max_entries
@@ -56,14 +112,39 @@ class WorkerCache:
             self._generation += 1
             self._entries.clear()
 
-    def changed(self) -> None:
-        """A row it may keep changed in the caller's transaction: clear now,
-        and again when that commits (a request in between may have kept what
-        it read before the commit)."""
-        self.clear()
-        transaction.on_commit(self.clear)
-
     @classmethod
     def clear_all(cls) -> None:
         for instance in list(cls.instances):
             instance.clear()
+
+
+class SharedCacheEntry(Flushable):
+    """One value every worker reads, kept in the shared cache for `seconds`
+    (after a change, one database read serves every worker) and, in front
+    of it, by each worker for `worker_seconds()`."""
+
+    def __init__(self, key: str, *, seconds: float, worker_seconds: Callable[[], float],
+                 invalidated_by: tuple[type[models.Model], ...] = ()):
+        super().__init__(invalidated_by=invalidated_by)
+        self.key = key
+        self.seconds = seconds
+        self._worker = WorkerCache(worker_seconds, max_entries=1)
+
+    def get(self, load: Callable[[], object]):
+        """The value this worker keeps, else the shared cache's, else
+        `load()`'s, stored in the shared cache (with that down, the value
+        is `load()`'s). An empty value is not kept by the worker."""
+        return self._worker.get(self.key, lambda: self._shared(load))
+
+    def _shared(self, load: Callable[[], object]):
+        value = cache.get(self.key)
+        if value is None:
+            value = load()
+            cache.set(self.key, value, timeout=self.seconds)
+        return value
+
+    def clear(self) -> None:
+        # The shared copy first: a worker refilling between the two would
+        # otherwise copy the old value back into its own.
+        cache.delete(self.key)
+        self._worker.clear()

@@ -14,7 +14,7 @@ bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 # thread per process (gunicorn's sync worker, behind a buffering proxy): with
 # two, a thread back from the database waits for the GIL while the other
 # computes (holding the audit chain's lock all that while), and
-# bench/ingest_bench.py measured a fifth fewer signed requests per second.
+# `python -m bench ingest` measured a fifth fewer signed requests per second.
 if os.environ.get("REDIS_URL"):
     workers = int(os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) * 2 + 1))
     threads = int(os.environ.get("GUNICORN_THREADS", "1"))

@@ -6,7 +6,7 @@ from core.filters import UTCIsoDateTimeFilter
 
 
 class SignalFilter(django_filters.FilterSet):
-    """Contract §3 list filters. `created_after` is inclusive, `created_before`
+    """The signals list filters. `created_after` is inclusive, `created_before`
     exclusive, so consecutive windows neither overlap nor leave gaps."""
 
     status = django_filters.ChoiceFilter(choices=Signal.Status.choices, method="filter_status")

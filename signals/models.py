@@ -5,9 +5,13 @@ from django.db import models
 from django.db.models.functions import Upper
 from django.utils import timezone
 
+from core.display import utc_time
+from core.model_fields import decimal_field
+from machines.models import MachineClient, MachineSecret
+
 
 class Instrument(models.Model):
-    """The whitelist of tradable symbols (contract §3). `digits` is the quoted
+    """The whitelist of tradable symbols. `digits` is the quoted
     precision (5 for EURUSD, 3 for USDJPY, 2 for XAUUSD): prices are shown
     with at least that many decimal places, charts scale their axes with it."""
 
@@ -36,56 +40,21 @@ class Instrument(models.Model):
         super().save(*args, **kwargs)
 
 
-class Producer(models.Model):
-    """A strategy engine that posts HMAC-signed signals (contract §2). The
-    authentication class makes it `request.user` of a signed request, hence
-    the two properties DRF and the throttles ask of a principal."""
+class Producer(MachineClient):
+    """A strategy engine that posts HMAC-signed signals (docs/api.md#signed-requests)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=100, unique=True)
+    key_prefix = "prd"
+
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="producers",
                               help_text="Whose feed the producer's signals land in.")
-    key_id = models.CharField(max_length=64, unique=True, editable=False)
-    enabled = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self):
-        return self.name
-
-    @property
-    def is_authenticated(self):
-        return True
-
-    @property
-    def is_anonymous(self):
-        return False
 
 
-class ProducerSecretQuerySet(models.QuerySet):
-    def live(self, now=None):
-        now = now or timezone.now()
-        return self.filter(models.Q(not_after__isnull=True) | models.Q(not_after__gt=now))
+class ProducerSecret(MachineSecret):
+    """One HMAC secret of a producer (machines/models.py)."""
 
-
-class ProducerSecret(models.Model):
-    """One HMAC secret of a producer, Fernet-encrypted (signals/crypto.py). A
-    rotation gives the old secrets a `not_after` (the grace period), after
-    which they no longer verify anything."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     producer = models.ForeignKey(Producer, on_delete=models.CASCADE, related_name="secrets")
-    encrypted_secret = models.TextField(editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    not_after = models.DateTimeField(null=True, blank=True, editable=False)
 
-    objects = ProducerSecretQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(MachineSecret.Meta):
         indexes = [models.Index(fields=["producer", "not_after"], name="producer_secret_live_idx")]
 
     def __str__(self):
@@ -110,9 +79,9 @@ class Signal(models.Model):
     side = models.CharField(max_length=4, choices=Side.choices)
     time = models.DateTimeField(help_text="When the strategy produced the signal.")
     version = models.PositiveIntegerField(help_text="The strategy's version.")
-    entry_price = models.DecimalField(max_digits=20, decimal_places=8)
-    stop_loss = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
-    take_profit = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
+    entry_price = decimal_field()
+    stop_loss = decimal_field(null=True, blank=True)
+    take_profit = decimal_field(null=True, blank=True)
     payload = models.JSONField(default=dict, blank=True)
     # The stored status; a pending signal past `expires_at` *reads* as expired
     # (`effective_status`) before `expire_signals` stores it.
@@ -139,7 +108,13 @@ class Signal(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.side} {self.instrument_id} v{self.version} @ {self.time:%Y-%m-%d %H:%M:%S}"
+        return f"{self.label} @ {utc_time(self.time)}"
+
+    @property
+    def label(self) -> str:
+        """What an operator calls the signal ("sell EURUSD v3"). Reads the
+        instrument: lists that show it select_related("instrument")."""
+        return f"{self.side} {self.instrument.symbol} v{self.version}"
 
     def effective_status(self, now=None) -> str:
         if self.status == self.Status.PENDING and self.expires_at <= (now or timezone.now()):

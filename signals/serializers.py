@@ -1,43 +1,20 @@
 import json
 from datetime import timedelta
-from datetime import timezone as dt_timezone
-from decimal import Decimal
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from charting.links import signal_chart_url
 from signals import selectors
+from signals.chart_link import signal_chart_url
 from signals.models import Signal
+from core.fields import AmountField, StrictIntegerField, rfc3339
+from core.prices import format_price
 from core.problems import PayloadTooLarge
 
 PAYLOAD_MAX_BYTES = 32 * 1024
 FUTURE_TOLERANCE_SECONDS = 300
-PRICE_MAX_DIGITS = Signal._meta.get_field("entry_price").max_digits
-PRICE_DECIMAL_PLACES = Signal._meta.get_field("entry_price").decimal_places
-
-
-def rfc3339(value):
-    """As DRF's DateTimeField writes it: UTC, with Z."""
-    return value.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def format_price(value: Decimal | None, digits: int) -> str | None:
-    """At least the instrument's quoted precision ("1.08450" for EURUSD), more
-    when the strategy sent more: a price is never rounded on the way out."""
-    if value is None:
-        return None
-    exponent = value.normalize().as_tuple().exponent
-    return f"{value:.{max(digits, -exponent)}f}"
-
-
-class PriceField(serializers.DecimalField):
-    """A price as the schema shows it; written by format_price()."""
-
-    def __init__(self, **kwargs):
-        super().__init__(max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES, **kwargs)
 
 
 class ApprovalSummarySerializer(serializers.Serializer):
@@ -47,7 +24,7 @@ class ApprovalSummarySerializer(serializers.Serializer):
 
 
 class SignalSerializer(serializers.Serializer):
-    """The signal resource of contract §3 (read-only). The fields describe it
+    """The signal resource (read-only). The fields describe it
     to the schema; `to_representation` writes it by hand, because DRF
     deep-copies every declared field for every instance, which was most of
     the cost of rendering a signal (per ingestion, and per row of a list).
@@ -58,9 +35,9 @@ class SignalSerializer(serializers.Serializer):
     side = serializers.ChoiceField(choices=Signal.Side.choices)
     time = serializers.DateTimeField()
     version = serializers.IntegerField()
-    entry_price = PriceField()
-    stop_loss = PriceField(allow_null=True)
-    take_profit = PriceField(allow_null=True)
+    entry_price = AmountField()
+    stop_loss = AmountField(allow_null=True)
+    take_profit = AmountField(allow_null=True)
     payload = serializers.JSONField()
     status = serializers.SerializerMethodField()
     expires_at = serializers.DateTimeField()
@@ -108,17 +85,15 @@ class SignalSerializer(serializers.Serializer):
 
 
 class SignalIngestSerializer(serializers.Serializer):
-    """The body of POST /api/v1/signals/ (contract §3). Unknown fields are ignored."""
+    """The body of POST /api/v1/signals/. Unknown fields are ignored."""
 
     instrument = serializers.CharField(max_length=16, help_text="An enabled instrument, any case.")
     side = serializers.ChoiceField(choices=Signal.Side.choices)
     time = serializers.DateTimeField(help_text="When the strategy produced the signal; at most 300 s ahead.")
-    version = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
-    entry_price = serializers.DecimalField(max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES)
-    stop_loss = serializers.DecimalField(max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES,
-                                         required=False, allow_null=True)
-    take_profit = serializers.DecimalField(max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES,
-                                           required=False, allow_null=True)
+    version = StrictIntegerField(min_value=1, max_value=2**31 - 1)
+    entry_price = AmountField()
+    stop_loss = AmountField(required=False, allow_null=True)
+    take_profit = AmountField(required=False, allow_null=True)
     expires_at = serializers.DateTimeField(required=False, allow_null=True,
                                            help_text="After `time`; default `time` + the signal lifetime.")
     payload = serializers.JSONField(required=False, allow_null=True,

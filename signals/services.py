@@ -3,7 +3,6 @@ transaction, so the audit entry commits with the change or neither does."""
 
 import hashlib
 import json
-import secrets
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
@@ -11,33 +10,23 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from signals import events, selectors
-from signals.crypto import encrypt
 from signals.metrics import signals_ingested_total
-from signals.models import Instrument, Producer, ProducerSecret, Signal
+from signals.models import Instrument, Producer, Signal
 from core.problems import Conflict
+from machines import services as machine_services
+from machines.services import DEFAULT_GRACE_SECONDS
 
-DEFAULT_GRACE_SECONDS = 86400
 EXPIRE_BATCH_SIZE = 200
-
-
-def _new_secret() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def _add_secret(producer: Producer) -> str:
-    secret = _new_secret()
-    ProducerSecret.objects.create(producer=producer, encrypted_secret=encrypt(secret))
-    return secret
 
 
 def create_producer(*, name: str, owner) -> tuple[Producer, str]:
     """Returns the producer and its first secret, the only time the secret
     is available in clear."""
     with transaction.atomic():
-        producer = Producer.objects.create(name=name, owner=owner, key_id=f"prd_{secrets.token_hex(12)}")
-        secret = _add_secret(producer)
+        producer, secret = machine_services.create_client(model=Producer, name=name, owner=owner)
         events.producer_created.send(sender=Producer, target=producer,
                                      meta={"name": producer.name, "key_id": producer.key_id,
                                            "owner": owner.get_username()})
@@ -47,17 +36,8 @@ def create_producer(*, name: str, owner) -> tuple[Producer, str]:
 def rotate_producer_secret(*, producer: Producer, grace_seconds: int = DEFAULT_GRACE_SECONDS) -> str:
     """Issues a new secret; the live ones keep verifying for `grace_seconds`
     (0: they stop at once), never longer than they already would have."""
-    if grace_seconds < 0:
-        raise ValueError("grace_seconds must be >= 0")
     with transaction.atomic():
-        now = timezone.now()
-        grace_end = now + timedelta(seconds=grace_seconds)
-        Producer.objects.select_for_update().filter(pk=producer.pk).first()  # one rotation at a time
-        live = ProducerSecret.objects.live(now).filter(producer=producer)
-        live.filter(not_after__isnull=True).update(not_after=grace_end)
-        live.filter(not_after__gt=grace_end).update(not_after=grace_end)
-        secret = _add_secret(producer)
-        selectors.forget_credentials()  # the retired secrets' new end of validity
+        secret, grace_end = machine_services.rotate_secret(client=producer, grace_seconds=grace_seconds)
         events.producer_secret_rotated.send(sender=Producer, target=producer,
                                             meta={"key_id": producer.key_id, "grace_seconds": grace_seconds,
                                                   "grace_until": grace_end.isoformat()})
@@ -67,11 +47,7 @@ def rotate_producer_secret(*, producer: Producer, grace_seconds: int = DEFAULT_G
 def disable_producer(*, producer: Producer) -> Producer:
     """Its requests are refused from now on (401, like an unknown producer)."""
     with transaction.atomic():
-        updated = Producer.objects.filter(pk=producer.pk, enabled=True).update(enabled=False,
-                                                                               disabled_at=timezone.now())
-        producer.refresh_from_db(fields=["enabled", "disabled_at"])
-        if updated:
-            selectors.forget_credentials()
+        if machine_services.disable_client(client=producer):
             events.producer_disabled.send(sender=Producer, target=producer, meta={"key_id": producer.key_id})
     return producer
 
@@ -109,18 +85,41 @@ def _nothing_refers_to_it_yet(signal: Signal) -> None:
             relation.set_cached_value(signal, None)
 
 
+def _expired_on_arrival(*, expires_at: datetime, given: bool, received_at: datetime) -> ValidationError:
+    # Named after the field the producer sent: expires_at, or the time the lifetime counts from.
+    expired = f"The signal expired at {expires_at.astimezone(dt_timezone.utc).isoformat()}"
+    arrived = f"before it arrived at {received_at.astimezone(dt_timezone.utc).isoformat()}; nothing was stored."
+    if given:
+        return ValidationError({"expires_at": [f"{expired}, {arrived}"]})
+    lifetime = settings.SIGNAL_LIFETIME_SECONDS
+    return ValidationError({"time": [f"{expired} (time + the lifetime of {lifetime} s), {arrived}"]})
+
+
 def ingest_signal(*, producer: Producer, instrument: Instrument, side: str, time: datetime, version: int,
                   entry_price: Decimal, stop_loss: Decimal | None = None, take_profit: Decimal | None = None,
-                  expires_at: datetime | None = None, payload: dict | None = None) -> tuple[Signal, bool]:
+                  expires_at: datetime | None = None, payload: dict | None = None,
+                  received_at: datetime | None = None) -> tuple[Signal, bool]:
     """Stores a signal in its producer's owner's feed. Returns (signal, created):
     a repeat of the dedup key (producer, instrument, time, version) with the
     same content returns the stored signal with created False; with other
     content it raises Conflict. The database's unique constraint decides, so
-    two identical requests racing each other store one signal."""
+    two identical requests racing each other store one signal.
+
+    `received_at`: when the producer's request arrived. A new signal already
+    expired then raises ValidationError and stores nothing, while a repeat of
+    a stored one is still answered as above, so that retries stay idempotent
+    after the signal expired. None for the platform's own loading (demo data,
+    history), which may be in the past."""
     payload = payload or {}
+    given_expires_at = expires_at is not None
     expires_at = expires_at or time + timedelta(seconds=settings.SIGNAL_LIFETIME_SECONDS)
     fingerprint = content_fingerprint(side=side, entry_price=entry_price, stop_loss=stop_loss,
                                       take_profit=take_profit, expires_at=expires_at, payload=payload)
+    if received_at is not None and expires_at <= received_at:
+        stored = _stored_signal(producer=producer, instrument=instrument, time=time, version=version)
+        if stored is None:
+            raise _expired_on_arrival(expires_at=expires_at, given=given_expires_at, received_at=received_at)
+        return _repeated(stored, fingerprint), False
     try:
         with transaction.atomic():
             signal = Signal.objects.create(
@@ -133,16 +132,26 @@ def ingest_signal(*, producer: Producer, instrument: Instrument, side: str, time
             transaction.on_commit(signals_ingested_total.labels(instrument=instrument.symbol, side=side).inc)
         return signal, True
     except IntegrityError:
-        existing = (selectors.signal_queryset()
-                    .filter(producer=producer, instrument=instrument, time=time, version=version).first())
-        if existing is None:
+        stored = _stored_signal(producer=producer, instrument=instrument, time=time, version=version)
+        if stored is None:
             raise  # some other constraint: not a duplicate
-    if existing.fingerprint != fingerprint:
+    return _repeated(stored, fingerprint), False
+
+
+def _stored_signal(*, producer: Producer, instrument: Instrument, time: datetime, version: int) -> Signal | None:
+    return (selectors.signal_queryset()
+            .filter(producer=producer, instrument=instrument, time=time, version=version).first())
+
+
+def _repeated(stored: Signal, fingerprint: str) -> Signal:
+    """The stored signal a repeat of its dedup key gets back (audited as a
+    replay), or Conflict if the repeat carries other content."""
+    if stored.fingerprint != fingerprint:
         raise Conflict("A signal with this producer, instrument, time and version already exists "
-                       "with different content.", slug="signal-conflict", extra={"signal": str(existing.pk)})
+                       "with different content.", slug="signal-conflict", extra={"signal": str(stored.pk)})
     with transaction.atomic():
-        events.signal_replayed.send(sender=Signal, target=existing, meta=_event_meta(existing))
-    return existing, False
+        events.signal_replayed.send(sender=Signal, target=stored, meta=_event_meta(stored))
+    return stored
 
 
 def expire_signals(*, now: datetime | None = None, batch_size: int = EXPIRE_BATCH_SIZE) -> int:

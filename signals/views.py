@@ -1,44 +1,23 @@
 import json
 
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, mixins, status
+from rest_framework import mixins, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
+from machines.authentication import refusal_reason
 from signals import selectors, services
-from signals.authentication import ProducerSignatureAuthentication, RefusalsThrottled
+from signals.authentication import IsProducer, ProducerSignatureAuthentication, ProducerThrottle
 from signals.filters import SignalFilter
 from signals.metrics import signals_rejected_total
-from signals.models import Producer, Signal
-from signals.serializers import SignalIngestSerializer, SignalSerializer, format_price
+from signals.models import Signal
+from signals.serializers import SignalIngestSerializer, SignalSerializer
 from core.csv_export import FETCH_ROWS, CSVRenderer, streaming_csv_response
-from core.problems import Conflict, PayloadTooLarge
-from core.throttling import ScopedThrottle
-
-
-class ProducerThrottle(ScopedThrottle):
-    scope = "producer"
-
-
-class IsProducer(BasePermission):
-    def has_permission(self, request, view):
-        return isinstance(request.user, Producer)
-
-
-# Refusals after authentication, by reason (authentication counts its own).
-REJECTION_REASONS = [
-    (RefusalsThrottled, None),  # counted by the authentication, which raised it
-    (exceptions.ValidationError, "invalid"),
-    (PayloadTooLarge, "payload_too_large"),
-    (Conflict, "conflict"),
-    (exceptions.Throttled, "throttled"),
-    (exceptions.ParseError, "malformed"),
-    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
-]
+from core.prices import format_price
 
 
 class VisibleSignalsMixin:
@@ -72,8 +51,7 @@ class SignalViewSet(VisibleSignalsMixin, mixins.ListModelMixin, mixins.RetrieveM
 
     def handle_exception(self, exc):
         if self._ingesting():
-            reason = next((r for cls, r in REJECTION_REASONS if isinstance(exc, cls)), None)
-            if reason:
+            if reason := refusal_reason(exc):
                 signals_rejected_total.labels(reason=reason).inc()
         return super().handle_exception(exc)
 
@@ -87,14 +65,15 @@ class SignalViewSet(VisibleSignalsMixin, mixins.ListModelMixin, mixins.RetrieveM
             409: OpenApiResponse(description="Same dedup key, other content"),
             413: OpenApiResponse(description="Body over 64 KiB or payload over 32 KiB"),
             415: OpenApiResponse(description="Not JSON"),
-            422: OpenApiResponse(description="Invalid fields"),
+            422: OpenApiResponse(description="Invalid fields, or a new signal already expired on arrival"),
             429: OpenApiResponse(description="Too many signals from this producer"),
         },
     )
     def create(self, request):
         serializer = SignalIngestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        signal, created = services.ingest_signal(producer=request.user, **serializer.validated_data)
+        signal, created = services.ingest_signal(producer=request.user, received_at=timezone.now(),
+                                                 **serializer.validated_data)
         data = self.get_serializer(signal).data
         if not created:
             return Response(data, status=status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
@@ -116,7 +95,7 @@ def export_row(signal) -> tuple:
 
 
 class SignalExportView(VisibleSignalsMixin, GenericAPIView):
-    """GET /api/v1/signals/export.csv (contract §7): the list's rows and
+    """GET /api/v1/signals/export.csv: the list's rows and
     filters, newest first, streamed in chunks so memory stays flat."""
 
     renderer_classes = [CSVRenderer]

@@ -1,4 +1,4 @@
-"""Contract §1: JWT for people."""
+"""JWT for people (docs/api.md#logins)."""
 
 import time
 
@@ -92,7 +92,7 @@ def test_failed_logins_per_username_are_throttled(api, user, settings):
 
 
 def test_failed_logins_per_address_are_throttled(api, user, settings):
-    settings.LOGIN_FAILURE_LIMIT = 3
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 3
     for name in ("a", "b", "c"):
         assert api.post(TOKEN_URL, {"username": name, "password": "x"}, format="json").status_code == 401
     response = api.post(TOKEN_URL, {"username": "alice", "password": PASSWORD}, format="json")

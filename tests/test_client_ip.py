@@ -1,4 +1,4 @@
-"""Contract §4: the client's address is the socket peer, or the first
+"""The client's address is the socket peer, or the first
 untrusted hop of X-Forwarded-For only when the peer is a trusted proxy."""
 
 import pytest

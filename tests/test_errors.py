@@ -1,4 +1,4 @@
-"""Contract §0: every API error is a problem+json document, DEBUG on or off."""
+"""Every API error is a problem+json document, DEBUG on or off."""
 
 import json
 

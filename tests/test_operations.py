@@ -1,4 +1,4 @@
-"""Contract §8: health, readiness, metrics, schema; and production start-up."""
+"""Health, readiness, metrics, schema; and production start-up."""
 
 import os
 import subprocess
@@ -79,6 +79,30 @@ def test_metrics_only_for_allowed_addresses(client):
 def test_spoofed_forwarded_for_does_not_open_metrics(client):
     response = client.get("/metrics", REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR="127.0.0.1")
     assert response.status_code == 404
+
+
+def test_metrics_answer_only_loopback_by_default(monkeypatch):
+    # Private ranges are not ours alone: in a cloud network any host, container
+    # or tenant holds such an address.
+    monkeypatch.delenv("METRICS_ALLOWED_CIDRS", raising=False)
+    result = run_python(
+        """
+        import django; django.setup()
+        from django.test import Client
+        for address in ("127.0.0.1", "::1", "10.1.2.3", "172.16.5.4", "192.168.1.10", "fd00::1"):
+            print(address, Client(HTTP_HOST="localhost").get("/metrics", REMOTE_ADDR=address).status_code)
+        """,
+        DEBUG="True",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["127.0.0.1", "200", "::1", "200", "10.1.2.3", "404", "172.16.5.4", "404",
+                                     "192.168.1.10", "404", "fd00::1", "404"]
+
+
+@override_settings(METRICS_ALLOWED_CIDRS=["127.0.0.0/8", "10.20.0.0/16"])
+def test_metrics_answer_the_addresses_an_operator_lists(client):
+    assert client.get("/metrics", REMOTE_ADDR="10.20.3.4").status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="10.21.3.4").status_code == 404
 
 
 def test_metrics_sum_counters_of_several_worker_processes(client, tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""Contract §0: X-Request-ID in and out; one JSON access line per request,
+"""X-Request-ID in and out; one JSON access line per request,
 never a password, token or body."""
 
 import json

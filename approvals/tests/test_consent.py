@@ -1,4 +1,4 @@
-"""Contract §4: versioned consent texts; a published version never changes."""
+"""Versioned consent texts; a published version never changes."""
 
 import pytest
 from django.core.exceptions import ValidationError

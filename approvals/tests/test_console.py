@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -158,3 +159,44 @@ def test_the_list_costs_the_same_queries_for_3_or_13_decisions(console, alice, m
         signal = make_signal(alice)
         Approval.objects.create(signal=signal, user=alice, decision="approved", consent_version="1")
     assert queries() == few
+
+
+def utc(moment):
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+MICROSECONDS = re.compile(r"\d\d:\d\d:\d\d\.\d")
+
+
+@pytest.mark.parametrize("after,reads", [(timedelta(seconds=34.286616), "34 s"),
+                                         (timedelta(minutes=12, seconds=5, microseconds=900), "12 min 05 s"),
+                                         (timedelta(hours=2, minutes=3, seconds=59), "2 h 03 min")])
+def test_what_an_operator_reads_about_a_decision(console, alice, make_signal, after, reads):
+    signal = make_signal(alice, symbol="XAUUSD", side="sell", created_ago=3 * 3600,
+                         payload={"note": "<script>alert(1)</script>", "desk": "Zürich"})
+    approval = Approval.objects.create(signal=signal, user=alice, decision="approved", consent_version="1",
+                                       created_at=signal.created_at + after)
+    page = console.get(reverse("admin:approvals_approval_change", args=[approval.pk])).content.decode()
+    listing = console.get(LIST).content.decode()
+    title = f"approved: sell XAUUSD v{signal.version} by alice, {utc(approval.created_at)}"
+    assert f"<title>{title} | View approval" in page and f"<h2>{title}</h2>" in page
+    assert f'<div class="readonly">{reads}</div>' in page  # time to decide
+    for moment in (approval.created_at, signal.time, signal.created_at, signal.expires_at):
+        assert utc(moment) in page
+    assert utc(approval.created_at) in listing
+    for html in (page, listing):
+        assert not MICROSECONDS.search(html) and "a.m." not in html and "p.m." not in html
+    # The strategy's payload as indented JSON, escaped: it is text a strategy sent.
+    assert '<pre>{\n  &quot;desk&quot;: &quot;Zürich&quot;,\n  &quot;note&quot;: ' \
+           '&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;\n}</pre>' in page
+    assert "<script>alert(1)" not in page
+
+
+def test_the_pending_queue_counts_down_humanely(console, alice, make_signal):
+    signal = make_signal(alice, expires_in=2 * 3600 + 3 * 60 + 30, payload={"note": "<b>hi</b>"})
+    listing = console.get(PENDING).content.decode()
+    assert ">2 h 03 min<" in listing and utc(signal.expires_at) in listing
+    page = console.get(reverse("admin:approvals_pendingsignal_change", args=[signal.pk])).content.decode()
+    assert "<pre>{\n  &quot;note&quot;: &quot;&lt;b&gt;hi&lt;/b&gt;&quot;\n}</pre>" in page
+    for html in (page, listing):
+        assert not MICROSECONDS.search(html) and "a.m." not in html and "p.m." not in html

@@ -1,4 +1,4 @@
-"""Contract §4, `POST /api/v1/approvals/`: every row of the table, and the
+"""`POST /api/v1/approvals/`: every answer of docs/api.md#deciding, and the
 order of the checks when a request is wrong in several ways at once."""
 
 import uuid

@@ -1,4 +1,4 @@
-"""Contract §8: approvals_total{decision} and approval_decision_seconds count
+"""approvals_total{decision} and approval_decision_seconds count
 committed decisions only."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Contract §4: one decision per signal, even when many arrive at once."""
+"""One decision per signal, even when many arrive at once."""
 
 import threading
 

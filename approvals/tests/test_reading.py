@@ -1,4 +1,4 @@
-"""Contract §4 (reading approvals back) and §7 (the approvals CSV)."""
+"""Reading approvals back, and the approvals CSV."""
 
 import csv
 import io

@@ -1,5 +1,8 @@
 """The operator console lists the log and can change nothing, superusers included."""
 
+import re
+from datetime import UTC
+
 import pytest
 from django.test import Client
 
@@ -58,3 +61,16 @@ def test_an_entry_can_be_viewed_read_only(console, chain_of):
     assert "EURUSD" in response.content.decode()
     assert not response.context["has_change_permission"]
     assert 'name="_save"' not in response.content.decode()
+
+
+def test_an_entry_reads_in_utc_with_its_meta_as_escaped_json(console, chain_of):
+    entry = chain_of(1, meta={"reason": "<script>alert(1)</script>", "desk": "Zürich"})[0]
+    shown = entry.ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    page = console.get(f"{CHANGELIST}{entry.pk}/change/").content.decode()
+    listing = console.get(CHANGELIST).content.decode()
+    assert shown in page and shown in listing
+    for html in (page, listing):
+        assert not re.search(r"\d\d:\d\d:\d\d\.\d", html) and "a.m." not in html and "p.m." not in html
+    assert '<pre>{\n  &quot;desk&quot;: &quot;Zürich&quot;,\n  &quot;reason&quot;: ' \
+           '&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;\n}</pre>' in page
+    assert "<script>alert(1)" not in page

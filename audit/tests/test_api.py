@@ -1,4 +1,5 @@
-"""Contract §5 reading: GET /api/v1/audit/ and /api/v1/audit/export.csv."""
+"""Reading the audit log: GET /api/v1/audit/, /api/v1/audit/export.csv and
+/api/v1/audit/export.jsonl."""
 
 import csv
 import io
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.django_db
 
 LIST_URL = "/api/v1/audit/"
 EXPORT_URL = "/api/v1/audit/export.csv"
+JSONL_URL = "/api/v1/audit/export.jsonl"
 
 
 def assert_problem(response, status):
@@ -48,14 +50,14 @@ def mixed_log(chain_of, trader):
     return list(AuditEntry.objects.order_by("seq"))
 
 
-@pytest.mark.parametrize("url", [LIST_URL, EXPORT_URL])
+@pytest.mark.parametrize("url", [LIST_URL, EXPORT_URL, JSONL_URL])
 def test_anonymous_gets_401_problem(url, mixed_log):
     response = APIClient().get(url)
     assert_problem(response, 401)
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize("url", [LIST_URL, EXPORT_URL])
+@pytest.mark.parametrize("url", [LIST_URL, EXPORT_URL, JSONL_URL])
 def test_non_staff_gets_403_problem(url, trader_api, mixed_log):
     assert_problem(trader_api.get(url), 403)
 
@@ -103,7 +105,7 @@ def test_since_is_inclusive_and_until_exclusive(staff_api, mixed_log):
     assert [r["seq"] for r in staff_api.get(LIST_URL, {"until": second}).json()["results"]] == [1]
 
 
-@pytest.mark.parametrize("url", [LIST_URL, EXPORT_URL])
+@pytest.mark.parametrize("url", [LIST_URL, EXPORT_URL, JSONL_URL])
 def test_bad_filter_values_are_422_problems(staff_api, mixed_log, url):
     response = staff_api.get(url, {"status": "maybe", "since": "yesterday"})
     assert_problem(response, 422)
@@ -119,7 +121,7 @@ def read_export(response):
 
 
 def document_from_csv(row):
-    """The README's rule for reading an export back into API documents."""
+    """A CSV row read back into an API document (for cells nothing defused)."""
     document = {key: (value if value != "" or key not in ("actor", "ip", "request_id") else None)
                 for key, value in row.items()}
     document["seq"] = int(row["seq"])
@@ -127,22 +129,19 @@ def document_from_csv(row):
     return document
 
 
-def test_export_is_every_entry_in_chain_order_and_recomputes(staff_api, chain_of, mixed_log):
+def test_export_is_every_entry_in_chain_order_with_the_api_values(staff_api, chain_of, mixed_log):
     chain_of(ROWS_PER_CHUNK + 2)  # more than one streamed chunk
     rows = read_export(staff_api.get(EXPORT_URL))
     documents = [document_from_csv(row) for row in rows]
     assert [d["seq"] for d in documents] == list(range(1, ROWS_PER_CHUNK + 6))
     assert documents == [chain.entry_document(e) for e in AuditEntry.objects.order_by("seq")]
-    assert_chain_recomputes(documents)
 
 
-def test_export_cells_are_the_stored_values_even_when_a_spreadsheet_would_run_them(staff_api, chain_of):
-    # Unlike the signal and approval exports, nothing is formula-defused: a
-    # changed cell would no longer hash to the entry's chain.
+def test_export_defuses_cells_a_spreadsheet_would_run(staff_api, chain_of):
     chain_of(1, actor_type="producer", actor="=HYPERLINK(\"x\")", meta={"note": "+1", "at": "@home"})
     [row] = read_export(staff_api.get(EXPORT_URL))
-    assert (row["actor"], row["meta"]) == ('=HYPERLINK("x")', '{"at":"@home","note":"+1"}')
-    assert_chain_recomputes([document_from_csv(row)])
+    # `meta` is a JSON object, which starts with "{": nothing in it runs.
+    assert (row["actor"], row["meta"]) == ('\'=HYPERLINK("x")', '{"at":"@home","note":"+1"}')
 
 
 def test_export_takes_the_list_filters(staff_api, mixed_log):
@@ -152,6 +151,38 @@ def test_export_takes_the_list_filters(staff_api, mixed_log):
 
 def test_export_answers_csv_whatever_the_accept_header(staff_api, mixed_log):
     assert len(read_export(staff_api.get(EXPORT_URL, HTTP_ACCEPT="application/json"))) == 3
+
+
+def read_jsonl(response):
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == "application/jsonl"
+    assert response["Content-Disposition"] == 'attachment; filename="audit.jsonl"'
+    body = b"".join(response.streaming_content)
+    assert body.endswith(b"\n")
+    return [json.loads(line) for line in body.decode("utf-8").split("\n")[:-1]]
+
+
+def test_jsonl_export_is_every_entry_in_chain_order_exactly_as_the_list_returns_it(staff_api, chain_of, mixed_log):
+    chain_of(ROWS_PER_CHUNK + 2)  # more than one streamed chunk
+    documents = read_jsonl(staff_api.get(JSONL_URL))
+    listed = staff_api.get(LIST_URL, {"page_size": 200}).json()["results"]
+    assert [d["seq"] for d in documents] == list(range(1, ROWS_PER_CHUNK + 6))
+    assert documents[-len(listed):] == listed[::-1]
+    assert documents[0]["meta"] == {"username": "mallory", "note": "naïve café ✓"}
+    assert_chain_recomputes(documents)
+
+
+def test_jsonl_export_keeps_what_a_spreadsheet_would_run(staff_api, db):
+    append_entry(action="test.step", actor_type="producer", actor="=HYPERLINK(\"x\")", target_id="@SUM(1+1)")
+    [document] = read_jsonl(staff_api.get(JSONL_URL))
+    assert (document["actor"], document["target_id"]) == ('=HYPERLINK("x")', "@SUM(1+1)")
+    assert_chain_recomputes([document])
+
+
+def test_jsonl_export_takes_the_list_filters_and_any_accept_header(staff_api, mixed_log):
+    documents = read_jsonl(staff_api.get(JSONL_URL, {"action": "auth.login"}, HTTP_ACCEPT="application/json"))
+    assert [(d["seq"], d["actor"]) for d in documents] == [(1, "mallory"), (2, "trader")]
 
 
 def test_export_reads_in_batches_not_all_at_once(chain_of):
@@ -164,19 +195,24 @@ def test_export_reads_in_batches_not_all_at_once(chain_of):
     assert all("LIMIT 4" in q["sql"] for q in queries.captured_queries[1:])
 
 
-def test_openapi_schema_documents_both_endpoints(mixed_log):
+def test_openapi_schema_documents_the_list_and_both_exports(mixed_log):
     schema = SchemaGenerator().get_schema(request=None, public=True)
     listing = schema["paths"]["/api/v1/audit/"]["get"]
     export = schema["paths"]["/api/v1/audit/export.csv"]["get"]
+    jsonl = schema["paths"]["/api/v1/audit/export.jsonl"]["get"]
     filters = {"action", "actor", "target_type", "target_id", "status", "since", "until"}
     assert filters | {"cursor", "page_size"} <= {p["name"] for p in listing["parameters"]}
-    assert filters <= {p["name"] for p in export["parameters"]}
+    assert filters <= {p["name"] for p in export["parameters"]} & {p["name"] for p in jsonl["parameters"]}
     assert list(export["responses"]["200"]["content"]) == ["text/csv"]
-    assert {"200", "401", "403", "422"} <= set(listing["responses"]) & set(export["responses"])
+    assert list(jsonl["responses"]["200"]["content"]) == ["application/jsonl"]
+    assert "verify_audit --file" in jsonl["responses"]["200"]["description"]
+    for operation in (listing, export, jsonl):
+        assert {"200", "401", "403", "422"} <= set(operation["responses"])
     documented = schema["components"]["schemas"]["AuditEntry"]["properties"]
     assert list(documented) == list(chain.entry_document(mixed_log[0]))
 
 
+@pytest.mark.parametrize("url", [EXPORT_URL, JSONL_URL])
 @pytest.mark.parametrize("method", ["post", "options", "delete"])
-def test_other_methods_on_the_export_are_405_problems(staff_api, method):
-    assert_problem(getattr(staff_api, method)(EXPORT_URL), 405)
+def test_other_methods_on_the_exports_are_405_problems(staff_api, url, method):
+    assert_problem(getattr(staff_api, method)(url), 405)

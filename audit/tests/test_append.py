@@ -8,6 +8,7 @@ import uuid
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
 
 from approvals import events as approval_events
@@ -15,6 +16,7 @@ from audit import chain
 from audit.handlers import DOMAIN_EVENTS
 from audit.models import AuditEntry, ChainHead
 from audit.services import append_entry
+from audit.verification import verify_chain
 from signals import events as signal_events
 from core import request_context
 
@@ -74,6 +76,32 @@ def test_outside_a_request_the_actor_is_the_system():
                                                                                 tzinfo=datetime.timezone.utc)})
     assert (entry.actor_type, entry.actor, entry.ip, entry.user_agent) == ("system", None, None, "")
     assert AuditEntry.objects.get().meta == {"when": "2026-11-26T07:00:00Z"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("client_ip", "stored"), [
+    ("::ffff:198.51.100.7", "::ffff:198.51.100.7"),  # an IPv4 client on a dual-stack socket
+    ("fe80::1%eth0", "fe80::1"),  # inet keeps no zone
+    ("2001:DB8::0001", "2001:db8::1"),
+    ("not an address", None),
+])
+def test_the_client_address_is_stored_as_it_was_hashed(client_ip, stored):
+    token = request_context.begin(ip=client_ip)
+    try:
+        entry = append_entry(action="test.address")
+    finally:
+        request_context.end(token)
+    assert entry.ip == AuditEntry.objects.get().ip == stored
+    assert verify_chain().ok
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_on_postgresql_an_append_is_one_statement(chain_of):
+    chain_of(1)  # the head row exists from here on
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        append_entry(action="test.cost")
+    assert len(queries) == 1
 
 
 # --- atomicity: the entry and its action commit together or not at all -------

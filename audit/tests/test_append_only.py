@@ -1,4 +1,4 @@
-"""Contract §5: nothing can change or remove an entry, not even raw SQL."""
+"""The audit log is append-only: nothing can change or remove an entry, not even raw SQL."""
 
 import pytest
 from django.db import DatabaseError, connection, transaction

@@ -7,7 +7,9 @@ from django import template
 from charting import links, selectors
 from charting.charts import DEFAULT_BARS
 from charting.models import Timeframe
-from signals.serializers import format_price
+from core.display import utc_time
+from core.prices import format_price
+from signals.chart_link import signal_chart_url
 
 register = template.Library()
 
@@ -20,7 +22,7 @@ ADMIN_LINK_TTL_SECONDS = 3600
 def signal_chart(signal):
     if signal is None or selectors.signal_timeframe(signal=signal) is None:
         return {"url": None}
-    return {"url": links.signal_chart_url(signal), "signal": signal}
+    return {"url": signal_chart_url(signal), "signal": signal}
 
 
 @register.inclusion_tag("charting/admin/latest_candles.html")
@@ -34,8 +36,8 @@ def latest_candles(instrument):
         return {"rows": []}
     bars = list(instrument.candles.filter(timeframe=newest).order_by("-time")[:LATEST_ROWS])
     digits = instrument.digits
-    rows = [{"time": bar.time, **{name: format_price(getattr(bar, name), digits) for name in ("open", "high", "low",
-                                                                                              "close")},
+    rows = [{"time": utc_time(bar.time),
+             **{name: format_price(getattr(bar, name), digits) for name in ("open", "high", "low", "close")},
              "volume": format(bar.volume.normalize(), "f")} for bar in bars]
     path, _ = links.link_for(chart="candles", ttl=ADMIN_LINK_TTL_SECONDS,
                              params={"instrument": instrument.symbol, "timeframe": newest, "width": 900,

@@ -36,7 +36,7 @@ def test_the_instrument_page_lists_its_latest_candles(console, make_candles, eur
     make_candles(30)
     page = console.get(f"{ADMIN}signals/instrument/{eurusd.pk}/change/").content.decode()
     assert "Latest candles (H1, 30 stored)" in page
-    assert "2026-11-03 05:00" in page  # the newest bar, first
+    assert "<tr><td>2026-11-03 05:00:00 UTC</td>" in page  # the newest bar, first
     assert page.count("<tr><td>") == 12
     src = re.search(r'<img src="([^"]+)" alt="Latest candles"', page).group(1).replace("&amp;", "&")
     assert anon.get(src).status_code == 200

@@ -1,4 +1,4 @@
-"""Contract §6: the JWT chart endpoints, their caching, ETags and authorization."""
+"""The JWT chart endpoints, their caching, ETags and authorization."""
 
 import hashlib
 from datetime import timedelta

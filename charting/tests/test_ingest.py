@@ -1,15 +1,21 @@
-"""Contract §6: signed market-data ingestion with bulk upserts."""
+"""Signed market-data ingestion with bulk upserts."""
 
+import json
+import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
 
-from charting.models import Candle, EquityPoint
+from charting.models import Candle, EquityPoint, UpsertReceipt
 from charting.services import upsert_candles
 from charting.tests.conftest import START, candle_rows, equity_rows
+from signals.authentication import signature_hex
+from tests.concurrency import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -108,10 +114,116 @@ def test_malformed_json_is_400_and_another_content_type_415(signed):
 
 
 def test_a_producer_sending_too_fast_gets_429_with_retry_after(signed, monkeypatch):
-    from signals.views import ProducerThrottle
+    from signals.authentication import ProducerThrottle
     monkeypatch.setattr(ProducerThrottle, "THROTTLE_RATES", {"producer": "1/min"})
     body = {"points": as_json(equity_rows(1))}
     assert signed.post(EQUITY, body).status_code == 200
     refused = signed.post(EQUITY, body)
     assert refused.status_code == 429
     assert int(refused["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("path, rows_field, field, value", [
+    (CANDLES, "candles", "close", "1.080_50"),  # Decimal() reads it as 1.08050
+    (CANDLES, "candles", "volume", "1_000"),
+    (CANDLES, "candles", "open", 1.0803),  # a JSON float: not the decimal string prices are sent as
+    (EQUITY, "points", "equity", "10_037.00"),
+    (EQUITY, "points", "balance", "١٠٠٣٠"),  # Arabic-Indic digits
+])
+def test_a_loose_number_in_a_row_is_422_naming_it(signed, path, rows_field, field, value):
+    rows = as_json(candle_rows(3) if rows_field == "candles" else equity_rows(1)[:3])
+    rows[1][field] = value
+    body = {"instrument": "EURUSD", "timeframe": "H1", "candles": rows} if rows_field == "candles" else {"points": rows}
+    response = signed.post(path, body)
+    assert response.status_code == 422
+    assert list(response.json()["errors"]) == [f"{rows_field}.1.{field}"]
+    assert not Candle.objects.exists() and not EquityPoint.objects.exists()
+
+
+# --- replayed signed requests ----------------------------------------------------
+
+def signed_request(signed, path, body, *, timestamp):
+    """A producer's request as sent at `timestamp`: calling it again sends the
+    very same bytes, headers and signature, as a network replay would."""
+    raw = json.dumps(body).encode()
+    stamp = str(timestamp)
+    headers = {"HTTP_X_PRODUCER_ID": signed.producer.key_id, "HTTP_X_TIMESTAMP": stamp,
+               "HTTP_X_SIGNATURE": "sha256=" + signature_hex(signed.secret, stamp, raw)}
+    return lambda: signed.api.generic("POST", path, raw, content_type="application/json", **headers)
+
+
+def candles_body(close):
+    rows = as_json(candle_rows(3))
+    for row in rows:
+        row["high"], row["low"], row["open"], row["close"] = "1.09000", "1.07000", "1.08000", close
+    return {"instrument": "EURUSD", "timeframe": "H1", "candles": rows}
+
+
+def equity_body(equity):
+    return {"points": [{"time": row["time"], "equity": equity, "balance": "10000.00"}
+                       for row in as_json(equity_rows(1))[:3]]}
+
+
+@pytest.mark.parametrize("path, make_body, stored", [
+    (CANDLES, candles_body, lambda: {c.close for c in Candle.objects.all()}),
+    (EQUITY, equity_body, lambda: {p.equity for p in EquityPoint.objects.all()}),
+], ids=["candles", "equity"])
+def test_a_replayed_upsert_does_not_revert_a_later_correction(signed, path, make_body, stored):
+    now = int(time.time())
+    original = signed_request(signed, path, make_body("1.08100"), timestamp=now - 60)
+    correction = signed_request(signed, path, make_body("1.08200"), timestamp=now - 30)
+    assert original().json() == {"inserted": 3, "updated": 0}
+    assert correction().json() == {"inserted": 0, "updated": 3}
+
+    replay = original()  # captured on the wire, sent again within the signature's 300 s
+    assert replay.status_code == 200
+    assert replay.json() == {"inserted": 3, "updated": 0}  # the answer it had: it changes nothing now
+    assert stored() == {Decimal("1.08200")}
+
+    retry = correction()  # the producer retrying its latest request after a timeout
+    assert retry.status_code == 200
+    assert retry.json() == {"inserted": 0, "updated": 3}
+    assert stored() == {Decimal("1.08200")}
+
+
+def test_the_same_rows_signed_anew_are_written_again(signed):
+    """Only the very same signed request is a replay: a producer that sends
+    the earlier values again, under a new signature, means them."""
+    now = int(time.time())
+    assert signed_request(signed, CANDLES, candles_body("1.08100"), timestamp=now - 60)().status_code == 200
+    assert signed_request(signed, CANDLES, candles_body("1.08200"), timestamp=now - 30)().status_code == 200
+    again = signed_request(signed, CANDLES, candles_body("1.08100"), timestamp=now)()
+    assert again.json() == {"inserted": 0, "updated": 3}
+    assert {c.close for c in Candle.objects.all()} == {Decimal("1.08100")}
+
+
+def test_receipts_are_pruned_minutes_after_their_signature_expired(signed, django_capture_on_commit_callbacks):
+    def receipt(digest, expired_ago):
+        UpsertReceipt.objects.create(producer=signed.producer, digest=digest, inserted=1, updated=0,
+                                     valid_until=timezone.now() - expired_ago)
+
+    receipt("a" * 64, timedelta(hours=1))
+    receipt("b" * 64, timedelta(minutes=1))  # a request signed then may still be on its way to the lock
+    with django_capture_on_commit_callbacks(execute=True):
+        assert signed.post(CANDLES, candles_body("1.08100")).status_code == 200
+    digests = set(UpsertReceipt.objects.values_list("digest", flat=True))
+    assert "a" * 64 not in digests and "b" * 64 in digests and len(digests) == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_signed_upsert_sent_eight_times_at_once_is_applied_once(producer_and_secret):
+    producer, secret = producer_and_secret
+    raw = json.dumps(candles_body("1.08100")).encode()
+    stamp = str(int(time.time()))
+    headers = {"HTTP_X_PRODUCER_ID": producer.key_id, "HTTP_X_TIMESTAMP": stamp,
+               "HTTP_X_SIGNATURE": "sha256=" + signature_hex(secret, stamp, raw)}
+
+    def post():
+        response = APIClient().generic("POST", CANDLES, raw, content_type="application/json", **headers)
+        return response.status_code, response.json()
+
+    answers = run_together([post] * 8)
+    assert answers == [(200, {"inserted": 3, "updated": 0})] * 8
+    assert Candle.objects.count() == 3
+    assert UpsertReceipt.objects.count() == 1

@@ -1,4 +1,4 @@
-"""Contract §6: signed chart URLs for embedding, which need no login."""
+"""Signed chart URLs for embedding, which need no login."""
 
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -133,7 +133,7 @@ def test_link_requests_are_validated(client_for, alice, body, field):
 
 def test_links_need_a_token_and_are_rate_limited(client_for, alice, anon, monkeypatch):
     assert anon.post(LINKS, {"chart": "equity"}, format="json").status_code == 401
-    from charting.views import ChartLinkThrottle
+    from charting.views.charts import ChartLinkThrottle
     monkeypatch.setattr(ChartLinkThrottle, "THROTTLE_RATES", {"chart_link": "2/min"})
     client = client_for(alice)
     assert [client.post(LINKS, {"chart": "equity"}, format="json").status_code for _ in range(3)] == [201, 201, 429]

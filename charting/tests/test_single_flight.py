@@ -7,7 +7,6 @@ import uuid
 import pytest
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from django.test import override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
@@ -15,31 +14,9 @@ from rest_framework_simplejwt.tokens import AccessToken
 from charting import media
 from charting.media import Chart, chart_image
 from charting.metrics import media_render_total
+from tests.concurrency import run_together
 
 CANDLES = "/api/v1/charts/candles/?instrument=EURUSD&timeframe=H1"
-
-
-def run_together(count, target):
-    """`count` threads that start `target` at the same moment; their results."""
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-
-    def worker():
-        try:
-            barrier.wait()
-            results.append(target())
-        except Exception as exc:  # surfaced by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not errors
-    return results
 
 
 def slow_chart(draws):
@@ -54,7 +31,7 @@ def slow_chart(draws):
 def test_twenty_threads_asking_for_one_uncached_chart_render_it_once():
     draws = []
     chart = slow_chart(draws)
-    images = run_together(20, lambda: chart_image(chart))
+    images = run_together([lambda: chart_image(chart)] * 20)
     assert len(draws) == 1
     assert len(images) == 20 and len({image.etag for image in images}) == 1
 
@@ -66,7 +43,7 @@ def test_processes_agree_through_the_redis_lock():
     for its image in the cache."""
     draws = []
     chart = slow_chart(draws)
-    images = run_together(8, lambda: media._render_once_across_processes(chart.cache_key, chart))
+    images = run_together([lambda: media._render_once_across_processes(chart.cache_key, chart)] * 8)
     assert len(draws) == 1
     assert len({image.etag for image in images}) == 1
 
@@ -103,7 +80,7 @@ def test_twenty_simultaneous_http_requests_render_once(alice, make_candles):
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
         return client.get(CANDLES + "&bars=100")
 
-    responses = run_together(20, fetch)
+    responses = run_together([fetch] * 20)
     assert [r.status_code for r in responses] == [200] * 20
     assert len({r["ETag"] for r in responses}) == 1
     assert media_render_total.labels(type="candles")._value.get() == before + 1
@@ -116,6 +93,6 @@ def test_racing_upserts_of_the_same_new_bars_count_each_bar_inserted_once(eurusd
     from charting.tests.conftest import candle_rows
 
     rows = candle_rows(300)
-    results = run_together(4, lambda: upsert_candles(instrument=eurusd, timeframe="H1", candles=rows))
+    results = run_together([lambda: upsert_candles(instrument=eurusd, timeframe="H1", candles=rows)] * 4)
     assert sum(r.inserted for r in results) == 300
     assert sum(r.updated for r in results) == 3 * 300

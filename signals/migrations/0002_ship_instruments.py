@@ -1,6 +1,6 @@
 from django.db import migrations
 
-# Contract §3: the instruments that ship enabled, with their quoted precision.
+# The instruments that ship enabled, with their quoted precision.
 INSTRUMENTS = [
     ("EURUSD", 5, "Euro / US dollar"),
     ("GBPUSD", 5, "British pound / US dollar"),

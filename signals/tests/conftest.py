@@ -1,8 +1,11 @@
 import json
 import time
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from signals import services
@@ -35,8 +38,24 @@ def signed_headers(key_id: str, secret: str, body: bytes, *, timestamp=None) -> 
             "HTTP_X_SIGNATURE": "sha256=" + signature_hex(secret, timestamp, body)}
 
 
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# When the signals of signal_body() were produced: the start of the running
+# test (set below), so they are live when they arrive, and every call within
+# one test makes the same dedup key.
+produced_at = timezone.now()
+
+
+@pytest.fixture(autouse=True)
+def _signals_produced_at_test_start(monkeypatch):
+    monkeypatch.setattr(f"{__name__}.produced_at", timezone.now())
+
+
 def signal_body(**overrides) -> dict:
-    body = {"instrument": "EURUSD", "side": "buy", "time": "2026-01-01T00:00:00Z", "version": 1,
+    """A valid EURUSD buy produced at `produced_at`; `...` leaves a field out."""
+    body = {"instrument": "EURUSD", "side": "buy", "time": rfc3339(produced_at), "version": 1,
             "entry_price": "1.08450", "stop_loss": "1.08000", "take_profit": "1.09000",
             "payload": {"rsi": 28.5}}
     body.update(overrides)
@@ -67,6 +86,5 @@ def signer(producer, secret):
 def now_body():
     """A signal produced just now (so it is still pending)."""
     def make(**overrides):
-        from django.utils import timezone
-        return signal_body(time=timezone.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"), **overrides)
+        return signal_body(time=rfc3339(timezone.now()), **overrides)
     return make

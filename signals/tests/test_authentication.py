@@ -1,4 +1,4 @@
-"""Contract §2: HMAC-signed requests, one test per row."""
+"""HMAC-signed requests, one test per check of docs/api.md#signed-requests."""
 
 import io
 import json
@@ -6,15 +6,16 @@ import time
 
 import pytest
 from django.core.handlers.wsgi import WSGIRequest
+from django.utils import timezone
 from prometheus_client import REGISTRY
 from rest_framework.request import Request
 
 from audit.models import AuditEntry
 from signals import services
 from signals.authentication import read_body_bounded
-from signals.crypto import decrypt
+from machines.crypto import decrypt
 from signals.models import ProducerSecret
-from signals.tests.conftest import signal_body
+from signals.tests.conftest import rfc3339, signal_body
 from core.problems import PayloadTooLarge
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,8 @@ def test_signature_covers_timestamp_dot_raw_body(signer, producer, secret):
     import hashlib
     import hmac
 
-    raw = b'{"instrument":"eurusd","side":"sell","time":"2026-01-01T00:00:00Z","version":3,"entry_price":"1.1"}'
+    raw = ('{"instrument":"eurusd","side":"sell","time":"%s","version":3,"entry_price":"1.1"}'
+           % rfc3339(timezone.now())).encode()
     timestamp = str(int(time.time()))
     digest = hmac.new(secret.encode("utf-8"), timestamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
     response = signer.api.generic("POST", "/api/v1/signals/", raw, content_type="application/json",

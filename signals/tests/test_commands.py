@@ -1,4 +1,4 @@
-"""Contract §2: the operators' commands; their --json output is what automation reads."""
+"""The operators' producer commands; their --json output is what automation reads."""
 
 import io
 import json
@@ -67,3 +67,16 @@ def test_rotate_refuses_unknown_key_and_negative_grace(producer):
         run("rotate_producer_secret", "prd_nope")
     with pytest.raises(CommandError, match="grace"):
         run("rotate_producer_secret", producer.key_id, "--grace-seconds", "-1")
+
+
+def test_disable_producer_refuses_its_requests_from_now_on(producer, secret):
+    output = run("disable_producer", producer.key_id)
+    assert "disabled" in output
+    assert SignedClient(producer, secret).post(signal_body()).status_code == 401
+    entry = AuditEntry.objects.get(action="producer.disable")
+    assert (entry.actor_type, entry.actor, entry.target_id) == ("system", "manage.py disable_producer",
+                                                                 str(producer.pk))
+    assert "already disabled" in run("disable_producer", producer.key_id)
+    assert AuditEntry.objects.filter(action="producer.disable").count() == 1
+    with pytest.raises(CommandError, match="No producer"):
+        run("disable_producer", "prd_nope")

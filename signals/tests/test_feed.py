@@ -1,4 +1,4 @@
-"""Contract §3 reading and lifecycle, §7 export."""
+"""Reading signals, their lifecycle, and the signals CSV."""
 
 import csv
 import io

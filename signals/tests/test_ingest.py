@@ -1,4 +1,4 @@
-"""Contract §3, POST /api/v1/signals/: one test per rule and per answer."""
+"""POST /api/v1/signals/: one test per rule and per answer of docs/api.md#signals."""
 
 import json
 import threading
@@ -12,7 +12,8 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from audit.models import AuditEntry
 from signals.models import Instrument, Signal
-from signals.tests.conftest import SignedClient, signal_body
+from signals.tests import conftest
+from signals.tests.conftest import SignedClient, rfc3339, signal_body
 
 pytestmark = pytest.mark.django_db
 
@@ -63,9 +64,10 @@ def test_prices_keep_the_instrument_precision_and_never_round(signer):
 
 def test_expires_at_defaults_to_time_plus_lifetime(signer, settings):
     settings.SIGNAL_LIFETIME_SECONDS = 600
-    data = signer.post(signal_body(time="2026-01-01T00:00:00Z")).json()
-    assert data["time"] == "2026-01-01T00:00:00Z"
-    assert data["expires_at"] == "2026-01-01T00:10:00Z"
+    produced = timezone.now().replace(microsecond=0) - timedelta(seconds=60)
+    data = signer.post(signal_body(time=rfc3339(produced))).json()
+    assert data["time"] == produced.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert data["expires_at"] == (produced + timedelta(seconds=600)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_optional_fields_may_be_left_out(signer):
@@ -128,10 +130,43 @@ def test_version_is_an_integer_from_1(signer, value):
     assert "version" in errors_of(signer.post(signal_body(version=value)))
 
 
+@pytest.mark.parametrize("value", ["1_0", "١", "１", "+1", " 1", "1\n", "1.0", 1.0, True])
+def test_version_is_a_json_integer_or_a_string_of_ascii_digits(signer, value):
+    assert list(errors_of(signer.post(signal_body(version=value)))) == ["version"]
+    assert not Signal.objects.exists()
+
+
+@pytest.mark.parametrize("value", [10, "10"])
+def test_version_as_a_json_integer_or_a_digit_string_is_accepted(signer, value):
+    assert signer.post(signal_body(version=value)).json()["version"] == 10
+
+
 @pytest.mark.parametrize("field", ["entry_price", "stop_loss", "take_profit"])
 @pytest.mark.parametrize("value", ["0", "-1.2", "abc", "NaN", "1.123456789"])
 def test_prices_are_decimals_above_zero(signer, field, value):
     assert field in errors_of(signer.post(signal_body(**{field: value})))
+
+
+def test_a_digit_separator_does_not_make_a_price_a_hundred_thousand_times_larger(signer):
+    response = signer.post(signal_body(entry_price="1_08450", stop_loss=..., take_profit=...))
+    assert list(errors_of(response)) == ["entry_price"]
+    assert not Signal.objects.exists()
+
+
+def test_a_target_with_a_digit_separator_is_not_checked_as_109200(signer):
+    # 109200 is above the entry of 1.08450: the buy's target rule would pass it.
+    assert list(errors_of(signer.post(signal_body(take_profit="1_09200")))) == ["take_profit"]
+    assert not Signal.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["1.084_50", "١.٠٨٤٥٠", "１.０８４５０", "108450e-5", "+1.08450", " 1.08450",
+                                   "1.08450\n", ".5", "1.", 1.0845])
+def test_a_price_is_a_plain_decimal_string(signer, value):
+    # What Python's Decimal() reads besides: separators, other scripts' digits,
+    # exponents, a "+", whitespace, a bare point; a JSON float has lost exactness.
+    assert list(errors_of(signer.post(signal_body(entry_price=value, stop_loss=..., take_profit=...)))) == [
+        "entry_price"]
+    assert not Signal.objects.exists()
 
 
 @pytest.mark.parametrize("side,stop_loss,take_profit,bad", [
@@ -152,9 +187,63 @@ def test_sell_with_stop_above_and_target_below_is_fine(signer):
     assert response.status_code == 201
 
 
-@pytest.mark.parametrize("expires_at", ["2026-01-01T00:00:00Z", "2025-12-31T23:00:00Z"])
-def test_expires_at_must_be_after_time(signer, expires_at):
-    assert "expires_at" in errors_of(signer.post(signal_body(time="2026-01-01T00:00:00Z", expires_at=expires_at)))
+@pytest.mark.parametrize("after_time", [timedelta(0), timedelta(hours=-1)])
+def test_expires_at_must_be_after_time(signer, after_time):
+    produced = timezone.now() + timedelta(seconds=200)  # so that expires_at is not past yet either
+    body = signal_body(time=rfc3339(produced), expires_at=rfc3339(produced + after_time))
+    assert list(errors_of(signer.post(body))) == ["expires_at"]
+
+
+@pytest.fixture
+def server_clock(monkeypatch):
+    """Sets what the server reads as now: `server_clock(moment)`."""
+    def move_to(moment):
+        monkeypatch.setattr(timezone, "now", lambda: moment)
+    return move_to
+
+
+def test_a_signal_already_expired_on_arrival_is_422_naming_expires_at_and_stores_nothing(
+        signer, django_capture_on_commit_callbacks):
+    produced = timezone.now() - timedelta(minutes=10)
+    body = signal_body(time=rfc3339(produced), expires_at=rfc3339(produced + timedelta(minutes=5)))
+    with django_capture_on_commit_callbacks() as on_commit:
+        errors = errors_of(signer.post(body))
+    assert list(errors) == ["expires_at"]
+    assert "expired" in errors["expires_at"][0]
+    assert not Signal.objects.exists()
+    assert not AuditEntry.objects.filter(action="signal.create").exists()
+    assert not on_commit  # nothing counted or handed on after a commit
+
+
+def test_expiring_at_the_very_moment_of_arrival_is_expired(signer, server_clock):
+    arrival = timezone.now().replace(microsecond=0)
+    server_clock(arrival)
+    body = signal_body(time=rfc3339(arrival - timedelta(seconds=60)), expires_at=rfc3339(arrival))
+    assert list(errors_of(signer.post(body))) == ["expires_at"]
+    assert not Signal.objects.exists()
+
+
+def test_a_signal_expired_by_the_default_lifetime_is_422_naming_time(signer, settings):
+    """Without expires_at, `time` is what the producer sent that made it expired."""
+    settings.SIGNAL_LIFETIME_SECONDS = 600
+    errors = errors_of(signer.post(signal_body(time=rfc3339(timezone.now() - timedelta(seconds=601)))))
+    assert list(errors) == ["time"]
+    assert "600 s" in errors["time"][0]
+    assert not Signal.objects.exists()
+
+
+def test_a_retry_after_the_signal_expired_is_still_an_idempotent_replay(signer, settings, server_clock):
+    settings.SIGNAL_LIFETIME_SECONDS = 600
+    first = signer.post(signal_body())
+    assert first.status_code == 201
+    server_clock(conftest.produced_at + timedelta(seconds=900))  # the producer retries late (a timeout, a restart)
+    again = signer.post(signal_body())
+    assert again.status_code == 200
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == {**first.json(), "status": "expired"}
+    assert signer.post(signal_body(entry_price="1.08451")).status_code == 409  # other content: still a conflict
+    assert list(errors_of(signer.post(signal_body(version=2)))) == ["time"]  # a new signal: expired on arrival
+    assert Signal.objects.count() == 1
 
 
 @pytest.mark.parametrize("payload", [[1, 2], "text", 5])
@@ -208,22 +297,28 @@ def test_identical_repeat_is_an_idempotent_replay(signer):
     assert actions == ["signal.create", "signal.replay"]
 
 
+def produced_plus(change: dict) -> dict:
+    """`change` with each timedelta made a time that far from signal_body()'s `time`."""
+    return {name: rfc3339(conftest.produced_at + value) if isinstance(value, timedelta) else value
+            for name, value in change.items()}
+
+
 @pytest.mark.parametrize("change", [{"entry_price": "1.08451"}, {"payload": {"rsi": 30}},
                                     {"side": "sell", "stop_loss": "1.09", "take_profit": "1.08"},
-                                    {"expires_at": "2026-01-01T01:00:00Z"}, {"take_profit": None}])
+                                    {"expires_at": timedelta(hours=1)}, {"take_profit": None}])
 def test_same_key_other_content_is_409(signer, change):
     assert signer.post(signal_body()).status_code == 201
-    response = signer.post(signal_body(**change))
+    response = signer.post(signal_body(**produced_plus(change)))
     assert response.status_code == 409
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["type"].endswith("signal-conflict")
     assert Signal.objects.count() == 1
 
 
-@pytest.mark.parametrize("change", [{"version": 2}, {"time": "2026-01-01T00:00:01Z"}, {"instrument": "GBPUSD"}])
+@pytest.mark.parametrize("change", [{"version": 2}, {"time": timedelta(seconds=1)}, {"instrument": "GBPUSD"}])
 def test_another_dedup_key_is_a_new_signal(signer, change):
     assert signer.post(signal_body()).status_code == 201
-    assert signer.post(signal_body(**change)).status_code == 201
+    assert signer.post(signal_body(**produced_plus(change))).status_code == 201
     assert Signal.objects.count() == 2
 
 

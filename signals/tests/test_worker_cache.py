@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from signals import selectors, services
-from signals.crypto import encrypt
+from machines.crypto import encrypt
 from signals.models import Producer, ProducerSecret
 from signals.tests.conftest import signal_body
 from core.worker_cache import WorkerCache
@@ -44,6 +44,13 @@ def test_this_processs_rotation_applies_at_once(signer, producer, secret, settin
     new_secret = services.rotate_producer_secret(producer=producer, grace_seconds=0)
     assert signer.post(signal_body(version=2)).status_code == 401
     assert signer.post(signal_body(version=3), secret=new_secret).status_code == 201
+
+
+def test_this_processs_disable_applies_at_once(signer, producer, settings):
+    settings.WORKER_CACHE_SECONDS = 60
+    assert signer.post(signal_body(version=1)).status_code == 201
+    services.disable_producer(producer=producer)
+    assert signer.post(signal_body(version=2)).status_code == 401
 
 
 def test_a_secret_another_process_issued_verifies_at_once(signer, producer, settings):

@@ -1,5 +1,5 @@
 """OWASP API2 for machines: a signed request cannot be forged, altered,
-replayed into a duplicate, or sent from a skewed clock (contract §2)."""
+replayed into a duplicate, or sent from a skewed clock."""
 
 import json
 import time
@@ -62,7 +62,9 @@ def test_signature_replayed_under_a_new_timestamp_is_401(alice_engine):
 
 
 @pytest.mark.parametrize("path", SIGNED_PATHS)
-@pytest.mark.parametrize("skew", [301, -301, 3600, -86400])
+# Just past the window, with a few seconds' margin: the server reads its
+# clock after the test did, so on a loaded machine +301 could arrive as 299.
+@pytest.mark.parametrize("skew", [305, -305, 3600, -86400])
 def test_clock_skew_beyond_300_s_is_401(alice_engine, path, skew):
     response = alice_engine.post(path, SIGNED_PATHS[path](), timestamp=int(time.time()) + skew)
     body = assert_problem(response, 401)
@@ -114,7 +116,8 @@ def test_replayed_market_data_upserts_without_duplicates(alice_engine, path):
     body = json.dumps(SIGNED_PATHS[path](count=30)).encode()
     stamp = int(time.time())
     assert alice_engine.post(path, raw=body, timestamp=stamp).json() == {"inserted": 30, "updated": 0}
-    assert alice_engine.post(path, raw=body, timestamp=stamp).json() == {"inserted": 0, "updated": 30}
+    # The very same signed request again: the answer it had, and nothing written.
+    assert alice_engine.post(path, raw=body, timestamp=stamp).json() == {"inserted": 30, "updated": 0}
     assert Candle.objects.count() + EquityPoint.objects.count() == 30
 
 

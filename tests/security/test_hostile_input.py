@@ -12,7 +12,7 @@ from django.conf import settings
 from approvals.models import Approval
 from charting.models import Candle, EquityPoint
 from signals.models import Signal
-from tests.security.conftest import assert_refused, bearer, candle_body, equity_body, signal_body
+from tests.security.conftest import assert_problem, assert_refused, bearer, candle_body, equity_body, signal_body
 
 pytestmark = pytest.mark.django_db
 
@@ -210,6 +210,72 @@ def test_hostile_chart_query_parameters_are_422(alice, alice_market_data, query)
     for path in ("/api/v1/charts/equity/", "/api/v1/charts/candles/?instrument=EURUSD&timeframe=H1"):
         response = bearer(alice).get(path + ("&" if "?" in path else "?") + query)
         assert assert_refused(response)["status"] == 422
+
+
+# --- numbers written loosely ----------------------------------------------------------
+
+# Every number the API reads, as (kind of request, field, a plain value it
+# accepts). Python's int() and Decimal(), and so DRF's number fields, also
+# read such a value written with a digit separator, a "+", whitespace, an
+# exponent or another script's digits (test_unicode.py): "1_08450" was
+# stored as 108450. The API reads plain ASCII digits only.
+NUMERIC_INPUTS = [
+    ("signal", "version", "12"), ("signal", "entry_price", "1.08450"), ("signal", "stop_loss", "1.08000"),
+    ("signal", "take_profit", "1.09000"),
+    ("candles", "candles.1.open", "1.08000"), ("candles", "candles.1.high", "1.08100"),
+    ("candles", "candles.1.low", "1.07900"), ("candles", "candles.1.close", "1.08050"),
+    ("candles", "candles.1.volume", "10"),
+    ("equity", "points.1.equity", "10037.00"), ("equity", "points.1.balance", "10030.00"),
+    ("chart link", "width", "1200"), ("chart link", "height", "600"), ("chart link", "bars", "200"),
+    ("chart link", "ttl", "3600"),
+    ("chart query", "width", "1200"), ("chart query", "height", "600"), ("chart query", "bars", "200"),
+]
+SIGNED_BODIES = {"signal": ("/api/v1/signals/", signal_body), "candles": ("/api/v1/candles/", candle_body),
+                 "equity": ("/api/v1/equity/", equity_body)}
+
+
+def number_sender(request, kind, field):
+    """`send(value)`: a valid request of `kind` but for `field`, set to
+    `value`, as alice or her engine send it."""
+    alice = request.getfixturevalue("alice")
+    if kind == "chart query":
+        request.getfixturevalue("alice_market_data")  # something to draw, so only the parameter can refuse it
+        return lambda value: bearer(alice).get("/api/v1/charts/candles/",
+                                               {"instrument": "EURUSD", "timeframe": "H1", field: value})
+    if kind == "chart link":
+        return lambda value: bearer(alice).post("/api/v1/charts/links/", {
+            "chart": "candles", "instrument": "EURUSD", "timeframe": "H1", field: value}, format="json")
+    engine = request.getfixturevalue("alice_engine")
+    path, make_body = SIGNED_BODIES[kind]
+    return lambda value: engine.post(path, raw=splice(make_body(), field, json.dumps(value)))
+
+
+def assert_number_refused(request, kind, field, value):
+    send = number_sender(request, kind, field)
+    before = stored_rows()
+    assert list(assert_problem(send(value), 422)["errors"]) == [field], value
+    assert stored_rows() == before
+
+
+@pytest.mark.parametrize("kind, field, plain", NUMERIC_INPUTS)
+def test_plain_numbers_are_accepted(request, kind, field, plain):
+    assert number_sender(request, kind, field)(plain).status_code in (200, 201)
+
+
+LOOSE_FORMS = {
+    "digit separator": lambda plain: plain[:-1] + "_" + plain[-1],
+    "leading plus": lambda plain: "+" + plain,
+    "leading space": lambda plain: " " + plain,
+    "trailing newline": lambda plain: plain + "\n",
+    "exponent": lambda plain: plain + "e0",
+    "float": float,  # a JSON number with a fraction (prices are decimal strings); "1200.0" in a query
+}
+
+
+@pytest.mark.parametrize("form", LOOSE_FORMS)
+@pytest.mark.parametrize("kind, field, plain", NUMERIC_INPUTS)
+def test_loosely_written_numbers_are_422_naming_the_field(request, kind, field, plain, form):
+    assert_number_refused(request, kind, field, LOOSE_FORMS[form](plain))
 
 
 @pytest.mark.parametrize("query", ["page_size=1" + "0" * 100, "page_size=-1", "page_size=abc", "cursor=%00%ff",

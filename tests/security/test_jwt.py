@@ -120,3 +120,12 @@ def test_garbage_authorization_headers_are_401_not_500(anon, header, alice):
     response = anon.get("/api/v1/me/", HTTP_AUTHORIZATION=header)
     # "Basic ..." is not our scheme: that is simply no credentials, also a 401.
     assert_problem(response, 401)
+
+
+def test_refresh_of_a_deleted_user_is_refused(make_user, anon):
+    ghost = make_user("ghost")
+    refresh = str(RefreshToken.for_user(ghost))
+    ghost.delete()
+    response = anon.post("/api/v1/auth/token/refresh/", {"refresh": refresh}, format="json")
+    assert_problem(response, 401)
+    assert response["WWW-Authenticate"].startswith("Bearer")

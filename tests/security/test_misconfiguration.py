@@ -3,6 +3,8 @@ headers, no cross-origin reads, operational endpoints closed to outsiders,
 and nothing answered outside the published API."""
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
 
 from tests.security.conftest import assert_problem, bearer
 
@@ -39,6 +41,23 @@ def test_metrics_are_hidden_from_outside_addresses(client, forwarded):
                                   "/api/v1/producers/", "/api/v1/audit/1/", "/api/v1/../../etc/passwd"])
 def test_unpublished_paths_are_404_problems(alice, path):
     assert_problem(bearer(alice).get(path), 404)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("path", ["/no-such-page/",                         # no route matches
+                                  f"/{settings.ADMIN_URL}no-such-app/"])    # the console's own view raises Http404
+def test_pages_outside_the_api_get_a_plain_404_that_names_no_route(client, superuser, path, debug):
+    # Django's DEBUG 404 page lists every URL pattern, the console's path
+    # among them; `make run` serves with DEBUG on, so it must not show it.
+    client.force_login(superuser)
+    with override_settings(DEBUG=debug):
+        response = client.get(path, secure=True)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    for route in (settings.ADMIN_URL, "api/v1/", "api/schema/", "metrics", "URLconf"):
+        assert route not in page
+    assert "Not Found" in page
 
 
 def test_admin_is_not_reachable_with_an_api_token(alice, operator):

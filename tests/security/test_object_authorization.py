@@ -1,7 +1,7 @@
 """OWASP API1 (broken object-level authorization) and API5 (function level):
 every kind of id, tried by the wrong user. Another user's object answers
 exactly as a missing one (404), so ids cannot be probed; deciding on another
-user's signal is 403 (contract §4); the audit log is staff-only."""
+user's signal is 403 (docs/api.md#deciding); the audit log is staff-only."""
 
 import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -76,7 +76,7 @@ def test_account_charts_draw_only_the_callers_account(alice, bob, alice_market_d
     assert_problem(client_for(bob).get(path), 404)  # bob has no equity: alice's is never drawn for him
 
 
-@pytest.mark.parametrize("path", ["/api/v1/audit/", "/api/v1/audit/export.csv"])
+@pytest.mark.parametrize("path", ["/api/v1/audit/", "/api/v1/audit/export.csv", "/api/v1/audit/export.jsonl"])
 def test_audit_log_is_staff_only(alice, operator, alice_signal, client_for, anon, path):
     assert_problem(client_for(alice).get(path), 403)
     assert_problem(anon.get(path), 401)

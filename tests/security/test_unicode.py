@@ -7,6 +7,7 @@ from audit.verification import verify_chain
 from signals import services as signal_services
 from signals.models import Signal
 from tests.security.conftest import PASSWORD, Producer, assert_problem, bearer
+from tests.security.test_hostile_input import NUMERIC_INPUTS, assert_number_refused
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +45,21 @@ def test_confusable_instruments_are_not_folded_into_real_ones(alice_engine, inst
 
 def test_lower_case_instrument_is_the_one_documented_folding(alice_engine):
     assert alice_engine.signal(instrument=" eurusd ").json()["instrument"] == "EURUSD"
+
+
+# Python's int() and Decimal() read the decimal digits of every script.
+DIGITS = {"Arabic-Indic": "٠١٢٣٤٥٦٧٨٩", "Persian": "۰۱۲۳۴۵۶۷۸۹", "Devanagari": "०१२३४५६७८९",
+          "Thai": "๐๑๒๓๔๕๖๗๘๙", "fullwidth": "０１２３４５６７８９", "mathematical bold": "𝟎𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖𝟗"}
+
+
+@pytest.mark.parametrize("script", [*DIGITS, "one Arabic-Indic digit among ASCII ones"])
+@pytest.mark.parametrize("kind, field, plain", NUMERIC_INPUTS)
+def test_numbers_in_other_scripts_digits_are_refused(request, kind, field, plain, script):
+    if script in DIGITS:
+        value = plain.translate(str.maketrans("0123456789", DIGITS[script]))
+    else:
+        value = plain[:-1] + plain[-1].translate(str.maketrans("0123456789", DIGITS["Arabic-Indic"]))
+    assert_number_refused(request, kind, field, value)
 
 
 @pytest.mark.parametrize("reason", TEXTS)

@@ -1,0 +1,82 @@
+"""The SQL of the reads that run on every chart request, cached image or not:
+the "data version" of a series (the time of its newest row and its last
+change, see charting/selectors.py) and what the request needs with it.
+
+Why raw SQL: one of these runs in every chart answer, a cached one's too,
+which takes a couple of milliseconds in all. Every MAX() is a subquery of
+its own, one index seek on (series, time) or (series, updated_at). Measured
+on one instrument with 20,000 H1 bars (2 shared cores, per call): the ORM's
+`.aggregate(Max("time"), Max("updated_at"))` took 2.1 ms against 0.5 ms on
+PostgreSQL (the same two index seeks: the difference is building and
+compiling the query) and 24-28 ms against 0.08 ms on SQLite, whose plan for
+two MAX()es in one SELECT reads the whole series; the ORM's Subquery form of
+the statement below took 4-6 ms on either. Each statement also answers in
+one round trip what would otherwise take several: the instrument with its
+version, the preferred timeframe near a signal with its version, an active
+user with their equity's version.
+
+The names are the tables and columns Django made for the models
+(charting.Candle, charting.EquityPoint, signals.Instrument, accounts.User);
+all lowercase, so the same text runs on PostgreSQL and SQLite unquoted.
+Parameters are passed by name, already adapted to the database (UUIDs and
+datetimes as the models' fields store them).
+"""
+
+CANDLES_VERSION = """
+SELECT (SELECT MAX(c.time) FROM charting_candle c
+         WHERE c.instrument_id = %(instrument)s AND c.timeframe = %(timeframe)s),
+       (SELECT MAX(c.updated_at) FROM charting_candle c
+         WHERE c.instrument_id = %(instrument)s AND c.timeframe = %(timeframe)s)
+"""
+
+EQUITY_VERSION = """
+SELECT (SELECT MAX(e.time) FROM charting_equitypoint e WHERE e.owner_id = %(owner)s),
+       (SELECT MAX(e.updated_at) FROM charting_equitypoint e WHERE e.owner_id = %(owner)s)
+"""
+
+# The instrument named `symbol` (no row if there is none) and the version of
+# its bars in `timeframe`.
+CANDLE_SERIES_STATE = """
+SELECT i.id, i.symbol, i.digits,
+       (SELECT MAX(c.time) FROM charting_candle c
+         WHERE c.instrument_id = i.id AND c.timeframe = %(timeframe)s),
+       (SELECT MAX(c.updated_at) FROM charting_candle c
+         WHERE c.instrument_id = i.id AND c.timeframe = %(timeframe)s)
+  FROM signals_instrument i
+ WHERE i.symbol = %(symbol)s
+"""
+
+# The version of a user's equity, no row unless the user exists and is active.
+ACTIVE_USER_EQUITY_VERSION = """
+SELECT (SELECT MAX(e.time) FROM charting_equitypoint e WHERE e.owner_id = u.id),
+       (SELECT MAX(e.updated_at) FROM charting_equitypoint e WHERE e.owner_id = u.id)
+  FROM accounts_user u
+ WHERE u.id = %(user)s AND u.is_active
+"""
+
+# The first candidate timeframe with a bar shortly before the signal, and the
+# version of its bars: one EXISTS probe per candidate, in the order of their
+# rank. `{candidates}` is one VALUES row per candidate, see
+# signal_series_version(). VALUES columns are named column1, column2, ...
+# on PostgreSQL and SQLite alike: the timeframe, its rank, and the earliest
+# bar time that counts as near the signal.
+SIGNAL_SERIES_VERSION = """
+SELECT pref.column1,
+       (SELECT MAX(c.time) FROM charting_candle c
+         WHERE c.instrument_id = %(instrument)s AND c.timeframe = pref.column1),
+       (SELECT MAX(c.updated_at) FROM charting_candle c
+         WHERE c.instrument_id = %(instrument)s AND c.timeframe = pref.column1)
+  FROM (VALUES {candidates}) AS pref
+ WHERE EXISTS (SELECT 1 FROM charting_candle c
+                WHERE c.instrument_id = %(instrument)s AND c.timeframe = pref.column1
+                  AND c.time <= %(signal_time)s AND c.time > pref.column3)
+ ORDER BY pref.column2
+ LIMIT 1
+"""
+
+
+def signal_series_version(count: int) -> str:
+    """SIGNAL_SERIES_VERSION for `count` candidates, passed as the parameters
+    timeframe_0, near_0, timeframe_1, near_1, ... (rank 0 is preferred)."""
+    rows = ", ".join(f"(%(timeframe_{rank})s, {rank}, %(near_{rank})s)" for rank in range(count))
+    return SIGNAL_SERIES_VERSION.format(candidates=rows)

@@ -1,0 +1,30 @@
+"""Demo data for `python manage.py load_demo` (after the signal feed): the
+demo trader's decisions, so the operators' console has approvals and
+rejections to review while a couple of signals still wait in the pending
+list. Safe to run repeatedly: decided signals are no longer pending."""
+
+from approvals import selectors, services
+from approvals.models import Approval
+from signals.models import Signal
+
+KEEP_PENDING = 2  # the soonest-expiring signals stay undecided for the pending list
+DEMO_DECISIONS = [
+    ("approved", "Breakout confirmed on H1; sized at half risk."),
+    ("rejected", "News at 14:30; not trading into it."),
+    ("approved", ""),
+]
+DEMO_CLIENT = {"ip": "203.0.113.10", "user_agent": "TraderApp/3.2 (demo; Android 15)"}
+
+
+def load(*, stdout, users):
+    trader = users["trader"]
+    pending = list(selectors.pending_signals(Signal.objects.filter(owner=trader)))
+    consent = selectors.current_consent().version
+    made = 0
+    for signal, (decision, reason) in zip(pending[KEEP_PENDING:], DEMO_DECISIONS):
+        services.decide_signal(user=trader, signal_id=str(signal.pk), decision=decision, consent_version=consent,
+                               reason=reason, **DEMO_CLIENT)
+        made += 1
+    decisions = Approval.objects.filter(user=trader)
+    stdout.write(f"Demo decisions: {made} new; {trader.username} has {decisions.count()} "
+                 f"({decisions.filter(decision='rejected').count()} rejected) for the console to review.")

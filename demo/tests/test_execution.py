@@ -1,0 +1,49 @@
+import io
+import stat
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from demo import execution
+from execution.models import Bridge
+from execution.tests.bridge_api import BridgeClient
+
+pytestmark = pytest.mark.django_db
+
+
+def credentials() -> dict:
+    lines = execution.CREDENTIALS_FILE.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if not line.startswith("#"))
+
+
+def test_load_demo_gives_the_trader_a_bridge_whose_secret_only_the_paper_bridge_reads():
+    out = io.StringIO()
+    call_command("load_demo", "--force", stdout=out)
+
+    bridge = Bridge.objects.get(owner__username="trader", enabled=True)
+    assert (bridge.account_ref, bridge.currency) == ("PAPER-DEMO-1", "USD")
+    written = credentials()
+    assert written["PAPER_BRIDGE_KEY_ID"] == bridge.key_id
+    # Starts where the demo equity curve ends.
+    last = get_user_model().objects.get(username="trader").equity_points.order_by("-time").first()
+    assert Decimal(written["PAPER_BRIDGE_BALANCE"]) == last.balance
+    assert stat.S_IMODE(execution.CREDENTIALS_FILE.stat().st_mode) == 0o600
+    assert written["PAPER_BRIDGE_SECRET"] not in out.getvalue()
+    assert bridge.key_id in out.getvalue()
+    assert BridgeClient(bridge, written["PAPER_BRIDGE_SECRET"]).post("poll", {}).status_code == 200
+
+
+def test_load_demo_again_keeps_the_bridge_and_only_the_new_secret_works():
+    call_command("load_demo", "--force", stdout=io.StringIO())
+    first = credentials()
+    execution.CREDENTIALS_FILE.chmod(0o644)
+
+    call_command("load_demo", "--force", stdout=io.StringIO())
+    second = credentials()
+    bridge = Bridge.objects.get(owner__username="trader")
+    assert second["PAPER_BRIDGE_KEY_ID"] == first["PAPER_BRIDGE_KEY_ID"] == bridge.key_id
+    assert stat.S_IMODE(execution.CREDENTIALS_FILE.stat().st_mode) == 0o600
+    assert BridgeClient(bridge, first["PAPER_BRIDGE_SECRET"]).post("poll", {}).status_code == 401
+    assert BridgeClient(bridge, second["PAPER_BRIDGE_SECRET"]).post("poll", {}).status_code == 200

@@ -1,0 +1,45 @@
+"""`make test` runs `lint-imports` (.importlinter) first: an import that runs
+back up the layers fails the build, naming the import."""
+
+import configparser
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+@pytest.fixture
+def project_copy(tmp_path):
+    """The packages the checker reads, and its configuration, outside the work tree."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / ".importlinter")
+    for package in config["importlinter"]["root_packages"].split():
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / ".importlinter", tmp_path)
+    return tmp_path
+
+
+def lint_imports(directory: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([LINT_IMPORTS, "--no-cache", "--no-logo"], cwd=directory, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(directory)}, timeout=60)
+
+
+def test_the_project_keeps_its_layers(project_copy):
+    result = lint_imports(project_copy)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_import_back_up_the_layers_fails_naming_it(project_copy):
+    with open(project_copy / "signals" / "selectors.py", "a") as module:
+        module.write("\nimport charting.views  # noqa: E402,F401\n")
+
+    result = lint_imports(project_copy)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "signals is not allowed to import charting" in result.stdout
+    assert "signals.selectors -> charting.views" in result.stdout
