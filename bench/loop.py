@@ -48,6 +48,7 @@ answers and the bridge's retries.
 
 import json
 import queue
+import re
 import signal as signals
 import statistics
 import subprocess
@@ -63,6 +64,8 @@ from tradeplatform_client import sign
 SMOKE = ["--signals", "30", "--timeout", "300"]
 
 USERNAME, PASSWORD = "loop-trader", "loop-password-0123456789"
+EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception): ")
+UUID_IN_PATH = re.compile(r"/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Every request's status in the access log (INFO); no throttle within reach:
 # the run checks the loop, not the limits.
 LOOP_SERVER_ENV = {**SERVER_ENV, "LOG_LEVEL": "INFO", "THROTTLE_BRIDGE": "1000000/min"}
@@ -342,17 +345,31 @@ print(json.dumps({
 """
 
 
-def access_log_statuses(stack) -> Counter:
-    """(path, status) of every request in the server's access log."""
-    statuses = Counter()
+def server_log(stack) -> tuple[Counter, Counter]:
+    """From the server's log: (path, status) of every request (ids in paths
+    as `{id}`), and the errors logged with a traceback, by their last line."""
+    statuses, errors = Counter(), Counter()
     for line in (stack.tmp / "gunicorn.out").read_text().splitlines():
         try:
             entry = json.loads(line)
         except ValueError:
             continue
-        if isinstance(entry, dict) and "status" in entry and "path" in entry:
-            statuses[(entry["path"].rstrip("/"), entry["status"])] += 1
-    return statuses
+        if not isinstance(entry, dict):
+            continue
+        if "status" in entry and "path" in entry:
+            statuses[(UUID_IN_PATH.sub("/{id}", entry["path"].rstrip("/")), entry["status"])] += 1
+        if "traceback" in entry:
+            errors[error_of(entry["traceback"])] += 1
+    return statuses, errors
+
+
+def error_of(traceback: str) -> str:
+    """A traceback's last exception, and PostgreSQL's context when it gave
+    one (which table's row it was waiting for)."""
+    lines = traceback.splitlines()
+    exception = next((line for line in reversed(lines) if EXCEPTION_LINE.match(line)), lines[-1])
+    context = next((line for line in reversed(lines) if line.startswith("CONTEXT:")), "")
+    return " ".join(f"{exception} {re.sub(r'tuple [(][0-9,]+[)] ', '', context)}".split())
 
 
 def main(argv):
@@ -387,7 +404,7 @@ def main(argv):
             traffic.join()
             bridge.stop()
         facts = stack.django(FACTS, None)
-        statuses = access_log_statuses(stack)
+        statuses, server_errors_logged = server_log(stack)
         verify = stack.manage("verify_audit", check=False)
         fill_seconds_count = metric_total(stack, "order_fill_seconds_count")
         messages = bridge.log_messages()
@@ -426,6 +443,8 @@ def main(argv):
           f"no 5xx: access log {server_errors or 'none'}, producer and traders {dict(client_errors) or 'none'}")
     check(not refused, f"the bridge had no report refused ({refused[:3] or 'none'})")
     print(f"  the bridge's retries (connection refused or reset, 429, 5xx): {len(retries)} {retries[:3]}")
+    for error, count in server_errors_logged.most_common():
+        print(f"  server log: {count} x {error}")
     return check.status()
 
 

@@ -260,7 +260,8 @@ def test_an_approval_becomes_a_filled_order_a_position_and_a_close_through_a_pap
                                  secret=bridge_secret))
     wait_for("the acknowledgement sent again", lambda: second.logged("ack.sent"))
     assert second.answers("fills") == [{"inserted": 0, "duplicates": 1}]  # the fill, recognised
-    assert second.state()["outbox"] == []
+    # The outbox is saved after the line is logged: wait for the file, not the log.
+    wait_for("the outbox emptied on disk", lambda: second.state()["outbox"] == [])
     [position] = api.get("/api/v1/positions/?status=open")["results"]
     assert Decimal(position["volume"]) == volume
 
