@@ -46,6 +46,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from bench.harness import Checks, Stack, argument_parser, configure_in_process, scratch_database_url
+from bench.mix import iso
 from tradeplatform_client import BRIDGE_KEY_HEADER, sign
 
 SMOKE = ["--rounds", "2", "--per-call", "100"]
@@ -57,10 +58,6 @@ TICK_SIZE, TICK_VALUE = Decimal("0.00001"), Decimal("1")
 STOP_DISTANCE, TARGET_DISTANCE = Decimal("0.00300"), Decimal("0.00600")
 EQUITY = Decimal("100000.00")
 COMMISSION_PER_LOT = Decimal("3.50")
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def create_accounts():
@@ -106,18 +103,18 @@ def make_orders(*, bridge, producer, consent_version, count, round_number):
     for n in range(count):
         symbol, side = symbols[n % len(symbols)], ("buy", "sell")[n // len(symbols) % 2]
         entry = INSTRUMENTS[symbol]
-        sign_ = 1 if side == "buy" else -1
+        direction = 1 if side == "buy" else -1
         signal, _ = ingest_signal(producer=producer, instrument=instruments[symbol], side=side, time=now,
                                   version=round_number * 1_000_000 + n + 1, entry_price=entry,
-                                  stop_loss=entry - sign_ * STOP_DISTANCE, take_profit=entry + sign_ * TARGET_DISTANCE,
-                                  expires_at=now + timedelta(hours=6))
+                                  stop_loss=entry - direction * STOP_DISTANCE,
+                                  take_profit=entry + direction * TARGET_DISTANCE, expires_at=now + timedelta(hours=6))
         approvals.append(decide_signal(user=producer.owner, signal_id=str(signal.pk), decision="approved",
                                        consent_version=consent_version).pk)
     poll_commands(bridge=bridge)
     orders = list(Order.objects.filter(approval__in=approvals).select_related("instrument").order_by("created_at"))
-    refused = [order.status for order in orders if order.status != Order.Status.SENT]
+    refused = [(order.status, order.reasons) for order in orders if order.status != Order.Status.SENT]
     if refused:
-        raise RuntimeError(f"orders not sent: {refused[:5]} ({orders[0].reasons})")
+        raise RuntimeError(f"{len(refused)} orders not sent, e.g. {refused[:3]}")
     return orders
 
 
@@ -142,10 +139,10 @@ def trades_of(orders, *, positions: int) -> list[Trade]:
     symbols = sorted(INSTRUMENTS)
     for n in range(positions - len(trades)):
         symbol, side = symbols[n % len(symbols)], ("buy", "sell")[n // len(symbols) % 2]
-        sign_ = 1 if side == "buy" else -1
+        direction = 1 if side == "buy" else -1
         entry = INSTRUMENTS[symbol]
-        trades.append(Trade(None, symbol, side, Decimal("0.50"), entry, entry - sign_ * STOP_DISTANCE,
-                            entry + sign_ * TARGET_DISTANCE))
+        trades.append(Trade(None, symbol, side, Decimal("0.50"), entry, entry - direction * STOP_DISTANCE,
+                            entry + direction * TARGET_DISTANCE))
     return trades
 
 
@@ -159,8 +156,8 @@ def fills_of(trades, *, round_number) -> list[dict]:
         position_ticket = f"{round_number}{n:06d}"
         opened_at = start + timedelta(seconds=n)
         close_price = trade.stop_loss if n % 2 else trade.take_profit
-        sign_ = 1 if trade.side == "buy" else -1
-        profit = sign_ * (close_price - trade.entry) * trade.volume * TICK_VALUE / TICK_SIZE
+        direction = 1 if trade.side == "buy" else -1
+        profit = direction * (close_price - trade.entry) * trade.volume * TICK_VALUE / TICK_SIZE
         commission = -(COMMISSION_PER_LOT * trade.volume).quantize(Decimal("0.01"))
         common = {"client_order_id": trade.client_order_id, "position_ticket": position_ticket,
                   "instrument": trade.symbol, "volume": str(trade.volume), "swap": "0.00"}
@@ -310,7 +307,8 @@ def main(argv):
 
         endpoint_median, baseline_median = statistics.median(endpoint_seconds), statistics.median(baseline_seconds)
         print(f"endpoint: median {endpoint_median * 1000:.1f} ms per call, {args.per_call / endpoint_median:.0f} "
-              f"fills/s; baseline: median {baseline_median * 1000:.1f} ms, {args.per_call / baseline_median:.0f} rows/s")
+              f"fills/s; baseline: median {baseline_median * 1000:.1f} ms, "
+              f"{args.per_call / baseline_median:.0f} rows/s")
         check.ratio("endpoint fills/s / baseline rows/s", baseline_median / endpoint_median, at_least=0.5)
         check(not bad_answers, f"every call 200 with all its fills inserted ({bad_answers[:3] or 'yes'})")
         facts, verify = outcome(stack, bridge.key_id)

@@ -57,12 +57,16 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "machines",
-    "audit",
     "signals",
     "approvals",
     "risk",
     "execution",
     "charting",
+    # After the apps whose events it records: receivers run in the order their
+    # apps are ready, so a domain receiver takes its row locks (an approval's
+    # order locks the bridge) before the audit entry takes the chain's lock,
+    # the same order as every bridge call. The other order deadlocked.
+    "audit",
     "paperbroker",
     "demo",
     # The task engine's consumer (`manage.py run_huey`) and its decorators.

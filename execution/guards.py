@@ -94,7 +94,7 @@ def resume_halted_account(*, bridge: Bridge) -> AccountState:
     at the newest equity: the drawdown that halted it would halt it again
     at the next snapshot otherwise. 409 `account-not-halted` otherwise."""
     with transaction.atomic():
-        bridge = Bridge.objects.select_for_update().get(pk=bridge.pk)
+        bridge = Bridge.objects.select_for_update(no_key=True).get(pk=bridge.pk)
         state = AccountState.objects.filter(bridge=bridge).first()
         if state is None or state.mode != Mode.HALTED:
             raise Conflict("The account is not halted.", slug="account-not-halted")

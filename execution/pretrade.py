@@ -43,7 +43,7 @@ def decide(*, bridge: Bridge, signal: Signal, now: datetime) -> Decision:
     check. Without a stop loss (allowed only when the policy does not
     require one) no risk budget can size it: it trades the broker's minimum
     volume."""
-    bridge = Bridge.objects.select_for_update().get(pk=bridge.pk)
+    bridge = Bridge.objects.select_for_update(no_key=True).get(pk=bridge.pk)
     policy = risk_selectors.effective_policy(user_id=bridge.owner_id)
     spec = _symbol_spec(bridge, signal.instrument_id)
     equity, as_of = selectors.newest_equity(bridge=bridge) or (None, None)

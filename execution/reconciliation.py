@@ -330,7 +330,7 @@ def mark_stale_accounts(*, now: datetime | None = None) -> int:
     for bridge in selectors.silent_bridges(before=cutoff):
         with transaction.atomic():
             # Locked as a snapshot locks it: one arriving meanwhile ends the silence first, or waits.
-            bridge = Bridge.objects.select_for_update().get(pk=bridge.pk)
+            bridge = Bridge.objects.select_for_update(no_key=True).get(pk=bridge.pk)
             newest = selectors.newest_reconciliation(bridge=bridge)
             marked_already = newest is not None and newest.status == ReconciliationRun.Status.STALE
             if bridge.last_snapshot_at >= cutoff or marked_already:

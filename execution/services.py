@@ -51,7 +51,7 @@ def client_order_id_for(approval: Approval) -> str:
 
 
 def _locked_bridge(bridge: Bridge) -> Bridge:
-    return Bridge.objects.select_for_update().get(pk=bridge.pk)
+    return Bridge.objects.select_for_update(no_key=True).get(pk=bridge.pk)
 
 
 def _parse_uuid(value) -> uuid.UUID | None:
