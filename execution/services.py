@@ -271,6 +271,10 @@ def poll_commands(*, bridge: Bridge) -> list[Command]:
     an `open` of an expired order is never delivered."""
     now = timezone.now()
     with transaction.atomic():
+        # The bridge first, as every other call of the bridge and an approval's
+        # order take it: expiring orders below appends audit entries, and the
+        # chain's lock after the bridge's is the one order that cannot deadlock.
+        _locked_bridge(bridge)
         expire_orders(now=now, bridge=bridge)
         commands = list(selectors.open_commands(bridge=bridge).select_related("order"))
         # The orders first, then their commands: the sweep locks them in this order too.
@@ -288,7 +292,7 @@ def poll_commands(*, bridge: Bridge) -> list[Command]:
                 status=Command.Status.SENT, sent_at=now)
             for command in queued:
                 command.status, command.sent_at = Command.Status.SENT, now
-        Bridge.objects.filter(pk=bridge.pk).update(last_poll_at=now)  # last: the row stays locked until commit
+        Bridge.objects.filter(pk=bridge.pk).update(last_poll_at=now)
     bridge.last_poll_at = now
     return commands
 
