@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from charting.models import Candle, EquityPoint, UpsertReceipt
+from core.lookups import chunks
 from machines.authentication import SignedRequest
 
 BATCH_SIZE = 1000
@@ -31,8 +32,6 @@ BATCH_SIZE = 1000
 # before its signature expired may still be on its way to the series lock (a
 # worker is killed after 30 s), and other hosts' clocks may run a little ahead.
 RECEIPT_KEPT_AFTER_EXPIRY = timedelta(minutes=10)
-# Parameters in one `time IN (...)`: under SQLite's historic limit of 999.
-LOOKUP_CHUNK = 900
 
 
 @dataclass(frozen=True)
@@ -52,8 +51,8 @@ def _lock_series(*parts) -> None:
 
 def _existing_times(queryset, times: list[datetime]) -> set[datetime]:
     found = set()
-    for start in range(0, len(times), LOOKUP_CHUNK):
-        found.update(queryset.filter(time__in=times[start:start + LOOKUP_CHUNK]).values_list("time", flat=True))
+    for chunk in chunks(times):
+        found.update(queryset.filter(time__in=chunk).values_list("time", flat=True))
     return found
 
 

@@ -27,6 +27,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 
 from approvals.models import Approval
 from charting.services import upsert_equity_points
+from core.lookups import chunks
 from core.problems import Conflict
 from execution import closing, events, guards, ledger, metrics, pretrade, reconciliation, selectors
 from execution.models import AccountSnapshot, Bridge, Command, Fill, Order, Position, Symbol
@@ -36,8 +37,6 @@ from signals.models import Instrument
 
 EXPIRE_BATCH_SIZE = 200
 BATCH_SIZE = 1000
-# Values in one `IN (...)`: under SQLite's historic limit of 999 parameters.
-LOOKUP_CHUNK = 900
 ACK_STATUSES = (Command.Status.ACCEPTED, Command.Status.REJECTED, Command.Status.EXECUTED, Command.Status.FAILED)
 # An accepted command may still complete or fail; every other answer is final.
 ACK_LATER = {Command.Status.ACCEPTED: (Command.Status.EXECUTED, Command.Status.FAILED)}
@@ -59,11 +58,6 @@ def _parse_uuid(value) -> uuid.UUID | None:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except ValueError:
         return None
-
-
-def _chunks(values: list):
-    for start in range(0, len(values), LOOKUP_CHUNK):
-        yield values[start:start + LOOKUP_CHUNK]
 
 
 def _instruments_by_symbol(symbols) -> dict[str, Instrument]:
@@ -395,7 +389,7 @@ def _orders_named_by(fills: list[dict], bridge: Bridge) -> dict[str, Order]:
     another's is refused), with their approvals (for the fill latency)."""
     names = sorted({fill["client_order_id"] for fill in fills if fill.get("client_order_id")})
     found = {}
-    for chunk in _chunks(names):
+    for chunk in chunks(names):
         found.update((order.client_order_id, order)
                      for order in Order.objects.filter(client_order_id__in=chunk).select_related("approval"))
     return found
@@ -421,7 +415,7 @@ def _new_fills(bridge: Bridge, fills: list[dict], orders: dict[str, Order]) -> d
         raise ValidationError(errors)
 
     stored = set()
-    for chunk in _chunks(sorted({fill["fill_id"] for fill in fills})):
+    for chunk in chunks(sorted({fill["fill_id"] for fill in fills})):
         stored.update(Fill.objects.filter(bridge=bridge, fill_id__in=chunk).values_list("fill_id", flat=True))
     new = {}
     for index, fill in enumerate(fills):
@@ -445,7 +439,7 @@ def _positions_for_fills(bridge: Bridge, new: dict[int, Fill]) -> dict[str, Posi
     open one before a closed one of a ticket the broker used again)."""
     tickets = sorted({fill.position_ticket for fill in new.values()})
     positions = {}
-    for chunk in _chunks(tickets):
+    for chunk in chunks(tickets):
         rows = (Position.objects.select_for_update(of=("self",)).select_related("order")
                 .filter(bridge=bridge, ticket__in=chunk).order_by("status", "created_at"))
         for position in rows:  # the last one kept wins: "closed" sorts before "open", then the newest
@@ -483,7 +477,7 @@ def _rebuild_positions(bridge: Bridge, positions: dict[str, Position], new: dict
         raise ValidationError(errors)
 
     stored = defaultdict(list)
-    for chunk in _chunks([position.pk for position in positions.values()]):
+    for chunk in chunks([position.pk for position in positions.values()]):
         for fill in Fill.objects.filter(position__in=chunk):
             stored[fill.position_id].append(fill)
     requested = _requested_close_reasons(positions.values())
@@ -531,7 +525,7 @@ def _requested_close_reasons(positions) -> dict:
     broker has not refused."""
     ids = [position.pk for position in positions if position.status == Position.Status.OPEN]
     reasons = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         reasons.update(Command.objects.filter(position__in=chunk, type=Command.Type.CLOSE)
                        .exclude(status__in=(Command.Status.REJECTED, Command.Status.FAILED))
                        .order_by("created_at").values_list("position_id", "reason"))
