@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# The ASGI process serving the event stream (Server-Sent Events) listens beside gunicorn.
+STREAM_PORT ?= $(shell echo $$(( $(PORT) + 1 )))
 METRICS_DIR := $(CURDIR)/.prometheus
 # The demo trader's bridge (key id, secret, starting balance) for the paper
 # bridge `make run` starts; written by load_demo, git-ignored, mode 600.
@@ -48,11 +50,14 @@ $(VENV)/.requirements-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/p
 	$(PY) -c 'import secrets; print("DEBUG=True"); print("SECRET_KEY=" + secrets.token_urlsafe(50))' > $@
 
 # Every process the platform needs: gunicorn in the foreground, the task
-# consumer (run_huey: the expiry sweeps) and the demo trader's paper bridge
+# consumer (run_huey: the expiry sweeps and the webhook sender, two workers
+# so that one sweep never waits for a slow receiver), the ASGI process of the
+# event stream (uvicorn, on STREAM_PORT) and the demo trader's paper bridge
 # (with a 10-point spread and 3.50 commission per lot and deal, so trades show
-# costs) in the background. Ctrl-C reaches all three; whenever the recipe ends
-# (Ctrl-C, or gunicorn stopped or failed to start) the two are stopped and
-# waited for. The bridge's secret goes from load_demo's file into the bridge's
+# costs) in the background. All but the bridge write their metrics to one
+# directory, which /metrics sums. Ctrl-C reaches all four; whenever the recipe
+# ends (Ctrl-C, or gunicorn stopped or failed to start) the three are stopped
+# and waited for. The bridge's secret goes from load_demo's file into the bridge's
 # environment only, never onto a command line or into a log.
 run: $(VENV)/.requirements .env
 	$(PY) manage.py migrate --noinput
@@ -60,12 +65,15 @@ run: $(VENV)/.requirements .env
 	$(PY) manage.py load_demo
 	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	@echo "Serving on http://127.0.0.1:$(PORT)/  (admin: /admin/, API docs: /api/docs/)"
-	@echo "with the task consumer (run_huey) and the demo trader's paper bridge beside it; Ctrl-C stops all three."
-	@$(PY) manage.py run_huey & huey=$$!; \
+	@echo "and the event stream on http://127.0.0.1:$(STREAM_PORT)/api/v1/events/stream/ (uvicorn),"
+	@echo "with the task consumer (run_huey) and the demo trader's paper bridge beside it; Ctrl-C stops all four."
+	@PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(PY) manage.py run_huey --workers 2 & huey=$$!; \
+	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(VENV)/bin/uvicorn config.asgi:application --host 127.0.0.1 \
+		--port $(STREAM_PORT) --workers 1 --no-access-log --timeout-graceful-shutdown 5 & stream=$$!; \
 	(set -a && . ./$(DEMO_BRIDGE_ENV) && exec $(PY) manage.py paper_bridge --base-url http://127.0.0.1:$(PORT) \
 		--key-id "$$PAPER_BRIDGE_KEY_ID" --balance "$$PAPER_BRIDGE_BALANCE" --spread 10 --commission-per-lot 3.5) & \
 	bridge=$$!; \
-	trap 'kill $$huey $$bridge 2>/dev/null; wait' EXIT; trap 'exit 130' INT TERM; \
+	trap 'kill $$huey $$stream $$bridge 2>/dev/null; wait' EXIT; trap 'exit 130' INT TERM; \
 	PORT=$(PORT) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py config.wsgi
 
 test: $(VENV)/.requirements-dev $(TEST_BROWSER)

@@ -46,7 +46,8 @@ class TokenView(TokenAuthView):
     """POST {"username", "password"} → {"access", "refresh"}. Unknown user and
     wrong password give the same 401 (Django's backend hashes in both cases)."""
 
-    @extend_schema(request=LoginSerializer,
+    @extend_schema(summary="Log in: a username and password for an access and a refresh token",
+                   request=LoginSerializer,
                    responses={200: TokenPairSerializer, 401: OpenApiResponse(description="Bad credentials")})
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
@@ -65,7 +66,8 @@ class RefreshView(TokenAuthView):
     """POST {"refresh"} → {"access", "refresh"}: the refresh token is spent,
     and its one successor returned."""
 
-    @extend_schema(request=RefreshSerializer, responses={200: TokenPairSerializer})
+    @extend_schema(summary="Trade a refresh token for a new access and refresh token (the old one ends)",
+                   request=RefreshSerializer, responses={200: TokenPairSerializer})
     def post(self, request):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -76,7 +78,8 @@ class LogoutView(TokenAuthView):
     """Ends the session of the refresh token: presenting it is the proof of
     identity, so a client whose access token has expired can still log out."""
 
-    @extend_schema(request=RefreshSerializer, responses={204: None})
+    @extend_schema(summary="Log out: end the session of a refresh token", request=RefreshSerializer,
+                   responses={204: None})
     def post(self, request):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -92,6 +95,6 @@ class MeSerializer(serializers.Serializer):
 
 
 class MeView(APIView):
-    @extend_schema(responses=MeSerializer)
+    @extend_schema(summary="Who you are logged in as", responses=MeSerializer)
     def get(self, request):
         return Response(MeSerializer(request.user).data)

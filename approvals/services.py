@@ -45,7 +45,10 @@ def decide_signal(*, user, signal_id, decision, consent_version, reason="", ip=N
         # The row lock queues concurrent decisions on one signal; the second
         # one then sees the first's approval. The unique constraint on
         # Approval.signal is the backstop for any writer that skips the lock.
-        signal = Signal.objects.select_for_update().filter(pk=signal_pk).first()
+        # Its instrument comes along (unlocked) for the order and the events
+        # an approval may make, which name its symbol.
+        signal = Signal.objects.select_related("instrument").select_for_update(of=("self",)).filter(
+            pk=signal_pk).first()
         if signal is None:
             raise NotFound("No such signal.")
         if signal.owner_id != user.pk:

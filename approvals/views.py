@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -31,6 +31,8 @@ class DecisionThrottle(ScopedThrottle):
     scope = "decision"
 
 
+@extend_schema_view(list=extend_schema(summary="Your decisions (staff: all), newest first"),
+                   retrieve=extend_schema(summary="One of your decisions"))
 class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ApprovalSerializer
     filterset_class = ApprovalFilter
@@ -73,7 +75,6 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                         headers={"Location": location})
 
     @extend_schema(filters=True, responses={(200, "text/csv"): OpenApiTypes.STR},
-                   operation_id="api_v1_approvals_export",
                    summary="Your approvals (staff: all) as CSV, with the list filters")
     def export(self, request):
         return approvals_csv(self.filter_queryset(self.get_queryset()))

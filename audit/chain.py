@@ -52,10 +52,22 @@ def canonical_json_around_link(document: dict) -> tuple[str, str, str]:
     (`audit.services`). The last occurrences are the top-level keys: only
     `meta` nests, and it sorts before both; string values cannot hold the
     unescaped quotes the separators are made of."""
-    text = canonical_json({**document, "prev_hash": "", "seq": 0})
+    linkless = {**document, "prev_hash": "", "seq": 0}
+    del linkless["hash"]
+    text = canonical(linkless)
     head, _, after = text.rpartition('"seq":0')
     before, _, between = head.rpartition('"prev_hash":""')
     return before + '"prev_hash":"', '"' + between + '"seq":', after
+
+
+def linked(pieces: tuple[str, str, str], prev_hash: str, seq: int) -> tuple[str, str]:
+    """The canonical JSON of a document cut by `canonical_json_around_link`,
+    with its link filled in, and the document's hash (what `compute_hash`
+    gives): the appender cuts each document before it takes the chain's
+    lock, and only links it under the lock."""
+    before, between, after = pieces
+    text = before + prev_hash + between + str(seq) + after
+    return text, hashlib.sha256((prev_hash + text).encode("utf-8")).hexdigest()
 
 
 def compute_hash(document: dict) -> str:

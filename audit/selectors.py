@@ -20,3 +20,19 @@ def entries_in_chain_order(queryset=None, *, batch_size=1000):
         if len(batch) < batch_size:
             return
         after = batch[-1].seq
+
+
+def entries_after(seq: int, *, until: int, limit: int) -> list[AuditEntry]:
+    """The entries after `seq` up to `until`, at most `limit`, by ascending
+    `seq`, in one query (an index range scan)."""
+    return list(AuditEntry.objects.filter(seq__gt=seq, seq__lte=until).order_by("seq")[:limit])
+
+
+def chain_head() -> dict | None:
+    """The newest entry's `seq` and `hash`; None while the log is empty."""
+    return AuditEntry.objects.order_by("-seq").values("seq", "hash").first()
+
+
+def count_entries(*, action: str, since) -> int:
+    """Entries of `action` written at or after `since`."""
+    return AuditEntry.objects.filter(action=action, ts__gte=since).count()

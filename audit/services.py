@@ -1,8 +1,9 @@
-import hashlib
+import functools
 import hmac
 import ipaddress
 import json
 import uuid
+from collections import Counter
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
@@ -19,6 +20,7 @@ META_ENCODER = DjangoJSONEncoder(allow_nan=False)
 META_DECODER = json.JSONDecoder(parse_float=str)
 
 
+@functools.lru_cache(maxsize=1024)  # parsed once per client, not once per entry
 def _normalized_ip(value):
     """The address as the database gives it back, so that what is hashed is
     what is read: without an IPv6 zone (inet keeps none, nor does Django on
@@ -50,12 +52,29 @@ def _without_nul(value):
     return value
 
 
+def _is_plain(value) -> bool:
+    """True when JSON gives `value` back as it is and it holds no NUL: str
+    keys; str, int, bool, None, list and dict values, of exactly those types
+    (floats, decimals, dates, UUIDs and enums come back as other things)."""
+    kind = type(value)
+    if kind is str:
+        return "\x00" not in value
+    if kind is dict:
+        return all(type(key) is str and "\x00" not in key and _is_plain(item) for key, item in value.items())
+    if kind is list:
+        return all(_is_plain(item) for item in value)
+    return kind is int or kind is bool or value is None
+
+
 def _normalized_meta(meta) -> dict:
     """Redacted, and reduced to plain JSON (UUIDs, decimals, datetimes and
     floats as strings, keys as strings) so that what is hashed is exactly
     what the database gives back, on SQLite and PostgreSQL alike (jsonb
     would print a float such as 1e+16 differently from Python)."""
-    text = META_ENCODER.encode(redact(meta or {}))
+    redacted = redact(meta or {})
+    if _is_plain(redacted):  # most meta: a JSON round trip would give back the same
+        return redacted
+    text = META_ENCODER.encode(redacted)
     normalized = META_DECODER.decode(text)
     # json.dumps writes every NUL as \u0000: without one, there is nothing to replace.
     return _without_nul(normalized) if "\\u0000" in text else normalized
@@ -69,12 +88,10 @@ def _create_head():
     return ChainHead.objects.get_or_create(pk=1, defaults=defaults)[0]
 
 
-def _link_in_database(connection, entry):
-    """PostgreSQL: one statement links, hashes and stores the entry (see
+def _link_one_in_database(connection, entry, document, pieces):
+    """PostgreSQL, one entry: one statement links, hashes and stores it (see
     `sql.APPEND_ENTRY`), so the chain stays locked for no extra round trip."""
-    document = chain.entry_document(entry)
-    before, between, after = chain.canonical_json_around_link(document)
-    params = {**document, "meta": json.dumps(entry.meta), "before": before, "between": between, "after": after}
+    params = sql.append_entry_params(document, pieces)
     with connection.cursor() as cursor:
         cursor.execute(sql.APPEND_ENTRY, params)
         row = cursor.fetchone()
@@ -86,19 +103,130 @@ def _link_in_database(connection, entry):
     entry._state.adding, entry._state.db = False, connection.alias
     # An entry the verifier would reject must never be written: check the
     # database hashed the very bytes Python would have.
-    text = entry.prev_hash + before + entry.prev_hash + between + str(entry.seq) + after
-    if not hmac.compare_digest(entry.hash, hashlib.sha256(text.encode("utf-8")).hexdigest()):
+    if not hmac.compare_digest(entry.hash, chain.linked(pieces, entry.prev_hash, entry.seq)[1]):
         raise IntegrityError("the database and Python disagree on an audit entry's hash")
 
 
-def _link_in_python(entry):
-    """SQLite: the transaction already holds the database's single write
-    lock (`transaction_mode=IMMEDIATE`), so reading the head is safe."""
-    head = ChainHead.objects.filter(pk=1).first() or _create_head()
-    entry.seq, entry.prev_hash = head.seq + 1, head.hash
-    entry.hash = chain.compute_hash(chain.entry_document(entry))
-    entry.save(force_insert=True)
-    ChainHead.objects.filter(pk=1).update(seq=entry.seq, prev_hash=entry.prev_hash, hash=entry.hash)
+def _locked_head() -> ChainHead:
+    """The head row, locked until the transaction ends (on SQLite the
+    transaction already holds the database's single write lock,
+    `transaction_mode=IMMEDIATE`)."""
+    locked = ChainHead.objects.select_for_update(no_key=True)
+    head = locked.filter(pk=1).first()
+    if head is None:
+        _create_head()
+        head = locked.get(pk=1)
+    return head
+
+
+def _link_after_head(connection, entries, all_pieces):
+    """Several entries on PostgreSQL, any number on SQLite: with the head
+    locked and read, each entry is linked and hashed (the verifier's hash,
+    from the canonical JSON cut before the lock was taken), then all are
+    stored together and the head moved once."""
+    head = _locked_head()
+    seq, prev_hash = head.seq, head.hash
+    texts = []
+    for entry, pieces in zip(entries, all_pieces):
+        seq += 1
+        text, entry_hash = chain.linked(pieces, prev_hash, seq)
+        entry.seq, entry.prev_hash, entry.hash = seq, prev_hash, entry_hash
+        texts.append(text)
+        prev_hash = entry_hash
+    if connection.vendor == "postgresql":
+        _insert_in_one_statement(connection, entries, texts)
+    else:
+        AuditEntry.objects.bulk_create(entries)
+        ChainHead.objects.filter(pk=1).update(seq=seq, prev_hash=entries[-1].prev_hash, hash=prev_hash)
+
+
+def _insert_in_one_statement(connection, entries, texts):
+    """PostgreSQL: `sql.APPEND_ENTRIES`, given each entry's canonical JSON
+    (its whole API document but the hash, which goes in before the closing
+    brace: the columns do not care about the order of the keys)."""
+    documents = ",".join(f'{text[:-1]},"hash":"{entry.hash}"}}' for entry, text in zip(entries, texts))
+    last = entries[-1]
+    params = {"documents": f"[{documents}]", "head_seq": last.seq, "head_prev_hash": last.prev_hash,
+              "head_hash": last.hash}
+    with connection.cursor() as cursor:
+        cursor.execute(sql.APPEND_ENTRIES, params)
+    for entry in entries:
+        entry._state.adding, entry._state.db = False, connection.alias
+
+
+def _count_on_commit(connection, entries):
+    actions = Counter(entry.action for entry in entries)
+
+    def count():
+        for action, n in actions.items():
+            AUDIT_EVENTS.labels(action=action).inc(n)
+
+    connection.on_commit(count)
+
+
+def _new_entry(ctx, ip, user_agent, *, action, status=AuditEntry.Status.SUCCESS, target_type="", target_id="",
+               meta=None, actor_type=None, actor=None) -> AuditEntry:
+    actor = (actor if actor_type else ctx.actor) or None
+    # Positional, in the model's field order: keyword arguments cost the
+    # model twice as long, on every audited action.
+    return AuditEntry(
+        uuid.uuid4(),  # id
+        None,  # seq: linked later
+        timezone.now(),  # ts
+        actor_type or ctx.actor_type,
+        _without_nul(actor[:150]) if actor else None,
+        action,
+        target_type,
+        str(target_id or ""),
+        status,
+        ip,
+        user_agent,
+        ctx.request_id or None,
+        _normalized_meta(meta),
+        None,  # prev_hash: linked later
+        None,  # hash: linked later
+    )
+
+
+def append_entries(*, entries) -> list[AuditEntry]:
+    """Appends `entries`, dicts of `append_entry`'s keyword arguments, in
+    their order as one segment of the chain, inside the caller's transaction
+    (or its own): the same entries as one `append_entry` each, with the
+    chain's lock taken once and a few statements however many there are.
+    Returns the new entries."""
+    if not entries:
+        return []
+    ctx = request_context.current()
+    ip, user_agent = _normalized_ip(ctx.ip), _without_nul(ctx.user_agent[:512])
+    new = [_new_entry(ctx, ip, user_agent, **fields) for fields in entries]
+    # All of an entry but its link, made before the chain is locked.
+    documents = [chain.entry_document(entry) for entry in new]
+    pieces = [chain.canonical_json_around_link(document) for document in documents]
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        with transaction.atomic():
+            _link(connection, new, documents, pieces)
+        return new
+    # Inside the caller's transaction, what `atomic(savepoint=False)` would
+    # do, without its cost on every audited action: no savepoint (a failed
+    # append aborts the whole action, and SAVEPOINT/RELEASE would be two more
+    # round trips), and a failure dooms the transaction even if the caller
+    # catches it, so that an entry that failed its checks never commits.
+    try:
+        _link(connection, new, documents, pieces)
+    except BaseException:
+        connection.needs_rollback = True
+        raise
+    return new
+
+
+def _link(connection, entries, documents, pieces):
+    """Takes the chain's lock, which the transaction holds until it ends."""
+    if connection.vendor == "postgresql" and len(entries) == 1:
+        _link_one_in_database(connection, entries[0], documents[0], pieces[0])
+    else:
+        _link_after_head(connection, entries, pieces)
+    _count_on_commit(connection, entries)
 
 
 def append_entry(*, action, status=AuditEntry.Status.SUCCESS, target_type="", target_id="", meta=None,
@@ -109,29 +237,6 @@ def append_entry(*, action, status=AuditEntry.Status.SUCCESS, target_type="", ta
 
     Callers inside a transaction hold the chain's lock from here to their
     commit, so send audit events late in the action."""
-    ctx = request_context.current()
-    actor = (actor if actor_type else ctx.actor) or None
-    entry = AuditEntry(
-        id=uuid.uuid4(),
-        ts=timezone.now(),
-        actor_type=actor_type or ctx.actor_type,
-        actor=_without_nul(actor[:150]) if actor else None,
-        action=action,
-        target_type=target_type,
-        target_id=str(target_id or ""),
-        status=status,
-        ip=_normalized_ip(ctx.ip),
-        user_agent=_without_nul(ctx.user_agent[:512]),
-        request_id=ctx.request_id or None,
-        meta=_normalized_meta(meta),
-    )
-    connection = transaction.get_connection()
-    # No savepoint: a failed append must abort the whole action anyway, and
-    # SAVEPOINT/RELEASE would add two round trips to every audited action.
-    with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
-            _link_in_database(connection, entry)
-        else:
-            _link_in_python(entry)
-        connection.on_commit(AUDIT_EVENTS.labels(action=action).inc)
-    return entry
+    return append_entries(entries=[{"action": action, "status": status, "target_type": target_type,
+                                    "target_id": target_id, "meta": meta, "actor_type": actor_type,
+                                    "actor": actor}])[0]

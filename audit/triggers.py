@@ -20,9 +20,11 @@ SQLITE_INSTALL = [
         BEGIN SELECT RAISE(ABORT, '{MESSAGE}: DELETE refused'); END""",
     # `INSERT OR REPLACE` deletes the conflicting row without firing DELETE
     # triggers (unless recursive_triggers is on), which would be an edit in
-    # disguise: refuse any insert that collides with an existing entry.
+    # disguise: refuse any insert that collides with an existing entry. Only
+    # the unique keys (id, seq) can collide, and both are indexed: a column
+    # without an index here would make every append scan the whole log.
     f"""CREATE TRIGGER IF NOT EXISTS {TABLE}_no_replace BEFORE INSERT ON {TABLE}
-        WHEN EXISTS (SELECT 1 FROM {TABLE} WHERE seq = NEW.seq OR id = NEW.id OR hash = NEW.hash)
+        WHEN EXISTS (SELECT 1 FROM {TABLE} WHERE seq = NEW.seq OR id = NEW.id)
         BEGIN SELECT RAISE(ABORT, '{MESSAGE}: REPLACE refused'); END""",
 ]
 SQLITE_REMOVE = [f"DROP TRIGGER IF EXISTS {TABLE}_{name}" for name in ("no_update", "no_delete", "no_replace")]

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from audit import chain
-from audit.selectors import entries_in_chain_order
+from audit.selectors import entries_after, entries_in_chain_order
 
 CHECKPOINT_RE = re.compile(r"^(?P<seq>[1-9][0-9]{0,18}):(?P<hash>[0-9a-f]{64})$")
 HASH_RE = re.compile(r"[0-9a-f]{64}")
@@ -57,6 +57,15 @@ def verify_chain(*, batch_size: int = 1000, checkpoint: Checkpoint | None = None
     return _walk((chain.entry_document(entry) for entry in entries), checkpoint=checkpoint, from_file=False)
 
 
+def verify_after(start: Checkpoint | None, *, until: int, limit: int) -> ChainReport:
+    """The database's chain from the entry after `start` (an entry already
+    found to link back to seq 1), or from seq 1, up to seq `until`, at most
+    `limit` entries: each hash recomputed, each link and seq checked from
+    `start`'s hash on. What comes before `start` is not read again."""
+    entries = entries_after(start.seq if start else 0, until=until, limit=limit)
+    return _walk((chain.entry_document(entry) for entry in entries), checkpoint=None, from_file=False, start=start)
+
+
 def verify_file(lines: Iterable[bytes], *, checkpoint: Checkpoint | None = None) -> ChainReport:
     """An `export.jsonl` file, one entry per line. It starts at seq 1, or
     anywhere a checkpoint vouches for: the file's first entry links from the
@@ -82,10 +91,15 @@ def documents_in_lines(lines: Iterable[bytes]) -> Iterator[dict]:
         yield document
 
 
-def _walk(documents: Iterable[dict], *, checkpoint: Checkpoint | None, from_file: bool) -> ChainReport:
+def _walk(documents: Iterable[dict], *, checkpoint: Checkpoint | None, from_file: bool,
+          start: Checkpoint | None = None) -> ChainReport:
+    """`start`: the entry the documents follow (None: they start at seq 1)."""
     gap_note = FILTERED_EXPORT_NOTE if from_file else ""
     first_seq, head_seq, head_hash = None, 0, None
     expected_seq, prev_hash = 1, chain.GENESIS_HASH
+    if start is not None:
+        head_seq, head_hash = start.seq, start.hash
+        expected_seq, prev_hash = start.seq + 1, start.hash
     checkpoint_found = False
     try:
         for document in documents:

@@ -31,7 +31,7 @@ class StaffAuditView(GenericAPIView):
     filterset_class = AuditEntryFilter
 
 
-@extend_schema(tags=["audit"], responses={200: AuditEntrySerializer(many=True), **ERRORS})
+@extend_schema(responses={200: AuditEntrySerializer(many=True), **ERRORS})
 class AuditEntryListView(StaffAuditView, ListAPIView):
     """The audit log, newest first (staff only)."""
 
@@ -68,8 +68,6 @@ class AuditCSVExportView(StaffAuditExportView):
     renderer_classes = [CSVRenderer]
 
     @extend_schema(
-        tags=["audit"],
-        operation_id="api_v1_audit_export_csv",
         filters=True,
         responses={(200, "text/csv"): OpenApiResponse(
             OpenApiTypes.STR,
@@ -89,8 +87,6 @@ class AuditJSONLinesExportView(StaffAuditExportView):
     renderer_classes = [JSONLinesRenderer]
 
     @extend_schema(
-        tags=["audit"],
-        operation_id="api_v1_audit_export_jsonl",
         filters=True,
         responses={(200, JSONL_MEDIA_TYPE): OpenApiResponse(
             OpenApiTypes.STR,

@@ -11,8 +11,8 @@ import sys
 # Each is a module of this package with a main(argv) returning the exit
 # status, a SMOKE list of arguments, and a docstring whose first line says
 # what it measures and its target.
-BENCHMARKS = ("approvals_list", "audit_append", "charts_render", "ingest", "load_mix", "faults", "fills", "poll", "loop",
-              "reconcile")
+BENCHMARKS = ("approvals_list", "audit_append", "charts_render", "charts_analytics", "ingest", "load_mix", "faults", "fills", "poll", "loop",
+              "reconcile", "approval_order", "subscribers", "analytics_fill", "analytics_summary", "sse", "webhooks")
 
 
 def main(argv):

@@ -16,6 +16,12 @@ TEST_DATABASE_NAME), never in the database DATABASE_URL names.
     each at once: `verify_audit` must accept the chain with seq 1..8000 and
     no gap. It runs first, on the empty chain.
 
+--floor is a diagnosis (never checked): two more actions take turns with
+(a)'s, each the plain action plus one statement: `SELECT 1` (what a bare
+round trip costs) and the append's own statement with its parameters made
+beforehand (what the audited action would cost if appending took no Python
+at all).
+
 Exits 1 if a writer fails, the chain has a gap or the ratio misses its target.
 """
 
@@ -44,7 +50,9 @@ def concurrent_writers(writers, per_writer):
     return time.perf_counter() - began
 
 
-def sequential(runs, rounds):
+def sequential(runs, rounds, *, floor=False):
+    """Seconds per round of each action, by name: `plain` and `audited`, and
+    with `floor` the two diagnosis actions."""
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
@@ -61,20 +69,57 @@ def sequential(runs, rounds):
             user = User.objects.create(username=f"audited-{i}")
             events.producer_created.send(sender=User, target=user, meta={"username": user.username})
 
+    actions = {"plain": plain, "audited": audited}
+    if floor:
+        actions.update(statement_floor(User, runs + 200))
     for i in range(200):  # warm-up: connection, statement caches, code paths
-        plain(f"warm-{i}")
-        audited(f"warm-{i}")
+        for action in actions.values():
+            action(f"warm-{i}")
     per_round = runs // rounds
-    rounds_seconds = []  # (plain, audited) per round
+    rounds_seconds = {name: [] for name in actions}
     for r in range(rounds):
-        seconds = {}
-        for action in (plain, audited) if r % 2 == 0 else (audited, plain):
+        order = list(actions.items())
+        for name, action in order if r % 2 == 0 else reversed(order):
             began = time.perf_counter()
             for i in range(r * per_round, (r + 1) * per_round):
                 action(i)
-            seconds[action] = time.perf_counter() - began
-        rounds_seconds.append((seconds[plain], seconds[audited]))
+            rounds_seconds[name].append(time.perf_counter() - began)
     return rounds_seconds
+
+
+def statement_floor(User, count):
+    """--floor's actions: the plain action plus a bare round trip, and plus
+    the append statement with its parameters made beforehand (`count` sets:
+    each entry needs an id of its own)."""
+    import uuid
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from audit import chain, sql
+    from audit.models import AuditEntry
+
+    params = []
+    for i in range(count):
+        entry = AuditEntry(id=uuid.uuid4(), ts=timezone.now(), actor_type="system", action="producer.create",
+                           target_type="user", target_id=str(uuid.uuid4()), status="success",
+                           meta={"username": f"statement-{i}"})
+        document = chain.entry_document(entry)
+        params.append(sql.append_entry_params(document, chain.canonical_json_around_link(document)))
+
+    def round_trip(i):
+        with transaction.atomic():
+            User.objects.create(username=f"round-trip-{i}")
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+
+    def statement(i):
+        with transaction.atomic():
+            User.objects.create(username=f"statement-{i}")
+            with connection.cursor() as cursor:
+                cursor.execute(sql.APPEND_ENTRY, params.pop())
+
+    return {"plain + round trip": round_trip, "plain + append statement": statement}
 
 
 def main(argv):
@@ -82,6 +127,8 @@ def main(argv):
     parser.add_argument("--runs", type=int, default=5000, help="sequential actions of each kind (default 5000)")
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--per-writer", type=int, default=1000)
+    parser.add_argument("--floor", action="store_true",
+                        help="diagnosis: also time a bare round trip and the append statement alone (never checked)")
     args = parser.parse_args(argv)
     configure_in_process()
 
@@ -109,14 +156,18 @@ def main(argv):
         check(seqs == list(range(1, total + 1)), f"seq {seqs[0]}..{seqs[-1]}, {len(seqs)} entries, gapless")
         print("    verify_audit: " + out.getvalue().strip().replace("\n", "\n                  "))
 
-        rounds_seconds = sequential(args.runs, rounds=50)
-        plain, audited = (sum(column) for column in zip(*rounds_seconds))
-        ratios = sorted(a / p for p, a in rounds_seconds)
+        rounds_seconds = sequential(args.runs, rounds=50, floor=args.floor)
+        plain, audited = sum(rounds_seconds["plain"]), sum(rounds_seconds["audited"])
+        ratios = sorted(a / p for p, a in zip(rounds_seconds["plain"], rounds_seconds["audited"]))
         print(f"\n(a) {args.runs} sequential actions of each kind, in 50 alternating rounds "
               f"(after {total} entries already in the chain)")
         print(f"    without audit: {plain:.2f} s, {plain / args.runs * 1e6:,.0f} us per action")
         print(f"    with audit:    {audited:.2f} s, {audited / args.runs * 1e6:,.0f} us per action")
         print(f"    per round: min {ratios[0]:.2f}, median {statistics.median(ratios):.2f}, max {ratios[-1]:.2f}")
+        for name in list(rounds_seconds)[2:]:
+            seconds = sum(rounds_seconds[name])
+            print(f"    diagnosis, {name}: {seconds / args.runs * 1e6:,.0f} us per action, "
+                  f"{seconds / plain:.2f} x plain")
         print(f"    load average during the run: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
         check.ratio("ratio audited/plain:", audited / plain, at_most=1.5)
     return check.status()

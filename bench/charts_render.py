@@ -6,9 +6,11 @@
 1. The same 500 H1 candles at 1200x600 px: our cold render
    (charting.render.drawing.render_candles) against mplfinance's
    `mpf.plot(type="candle")` saved to a PNG of the same size, medians of
-   `--repeat` runs each after one warm-up, the two interleaved. mplfinance
-   runs in a process of its own: it changes matplotlib's global rcParams for
-   the rest of a process. Target: ours <= 0.5x mplfinance.
+   `--repeat` runs each after one warm-up, the two interleaved; then the
+   same bars with their volume, our volume pane against mplfinance's
+   `volume=True`. mplfinance runs in a process of its own: it changes
+   matplotlib's global rcParams for the rest of a process. Target: ours <=
+   0.5x mplfinance, each.
 2. Through the full HTTP stack (middleware, JWT, throttles, database, cache):
    a cached answer against a cold one (cache cleared before each) and against
    the bare cold render, timed interleaved with the cached answers. Target:
@@ -25,14 +27,19 @@ the end) and whatever cache REDIS_URL selects. Needs requirements-dev.txt
 
 import argparse
 import io
-import json
 import statistics
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from bench.harness import BASE_DIR, Checks, argument_parser, configure_in_process, test_database, timed
+from bench.harness import (
+    Checks,
+    argument_parser,
+    configure_in_process,
+    interleaved_medians,
+    serve_timings,
+    test_database,
+    timed,
+)
 
 SMOKE = ["--repeat", "3"]
 
@@ -71,16 +78,16 @@ def median_seconds(action, repeat):
     return statistics.median(timed(action)[0] for _ in range(repeat))
 
 
-def our_render():
+def our_render(volume=False):
     from charting.render.drawing import CandleSeries, render_candles
     from charting.render.layout import Size
 
-    series = CandleSeries.from_rows([row[:5] for row in bench_rows()])
+    series = CandleSeries.from_rows([row if volume else row[:5] for row in bench_rows()])
     return lambda: render_candles(candles=series, instrument="EURUSD", timeframe="H1", precision=5,
                                   size=Size(WIDTH, HEIGHT))
 
 
-def mplfinance_child():
+def mplfinance_child(volume):
     """Runs in its own process (see the module docstring): renders once per
     line read from stdin and answers with the seconds it took."""
     import mplfinance as mpf
@@ -91,36 +98,17 @@ def mplfinance_child():
 
     def plot():
         buffer = io.BytesIO()
-        mpf.plot(frame, type="candle", figsize=(WIDTH / 100, HEIGHT / 100),
+        mpf.plot(frame, type="candle", volume=volume, figsize=(WIDTH / 100, HEIGHT / 100),
                  savefig={"fname": buffer, "dpi": 100, "format": "png"})
 
-    for _ in sys.stdin:
-        print(json.dumps(timed(plot)), flush=True)
+    serve_timings(plot)
 
 
-def render_medians(repeat) -> tuple[tuple[float, float], tuple[float, float]]:
+def render_medians(repeat, volume) -> tuple[tuple[float, float], tuple[float, float]]:
     """(wall, CPU) medians of ours and of mplfinance, the runs interleaved so
     that a busy machine slows both alike."""
-    child = subprocess.Popen([sys.executable, "-m", "bench", "charts_render", "--mplfinance-child"], cwd=BASE_DIR,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    def theirs():
-        child.stdin.write("go\n")
-        child.stdin.flush()
-        return tuple(json.loads(child.stdout.readline()))
-
-    ours = our_render()
-    try:
-        ours(), theirs()  # warm-up
-        mine, other = [], []
-        for _ in range(repeat):
-            mine.append(timed(ours))
-            other.append(theirs())
-    finally:
-        child.stdin.close()
-        child.wait(30)
-    medians = lambda runs: tuple(statistics.median(run[i] for run in runs) for i in (0, 1))  # noqa: E731
-    return medians(mine), medians(other)
+    return interleaved_medians(our_render(volume), ["charts_render", "--mplfinance-child",
+                                                    "volume" if volume else "plain"], repeat)
 
 
 def http_benchmarks(repeat, check):
@@ -222,18 +210,21 @@ def http_benchmarks(repeat, check):
 def main(argv):
     parser = argument_parser(__name__, __doc__)
     parser.add_argument("--repeat", type=int, default=15, help="timed runs of each kind (default 15)")
-    parser.add_argument("--mplfinance-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--mplfinance-child", choices=("plain", "volume"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     configure_in_process(**THROTTLES)
     if args.mplfinance_child:
-        return mplfinance_child()
+        return mplfinance_child(args.mplfinance_child == "volume")
 
     check = Checks()
-    mine, theirs = render_medians(args.repeat)
     print(f"{CANDLES} candles at {WIDTH}x{HEIGHT}, median of {args.repeat} (wall clock / CPU time):")
-    print(f"  mplfinance mpf.plot(type='candle') to PNG: {theirs[0] * 1000:6.1f} ms / {theirs[1] * 1000:6.1f} ms")
-    print(f"  ours, cold render:                        {mine[0] * 1000:6.1f} ms / {mine[1] * 1000:6.1f} ms")
-    print(f"  ratio ours / mplfinance, CPU time: {mine[1] / theirs[1]:.2f}")
-    check.ratio("ratio ours / mplfinance, wall clock:", mine[0] / theirs[0], at_most=0.5)
+    for volume in (False, True):
+        mine, theirs = render_medians(args.repeat, volume)
+        what = "with volume" if volume else "no volume"
+        print(f"  {what}: mplfinance mpf.plot(type='candle'{', volume=True' if volume else ''}) to PNG: "
+              f"{theirs[0] * 1000:6.1f} ms / {theirs[1] * 1000:6.1f} ms")
+        print(f"  {what}: ours, cold render: {mine[0] * 1000:6.1f} ms / {mine[1] * 1000:6.1f} ms; "
+              f"ratio ours / mplfinance, CPU time: {mine[1] / theirs[1]:.2f}")
+        check.ratio(f"{what}: ratio ours / mplfinance, wall clock:", mine[0] / theirs[0], at_most=0.5)
     http_benchmarks(args.repeat, check)
     return check.status()

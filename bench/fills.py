@@ -34,6 +34,11 @@ Target: the endpoint's fills per second >= 0.5 x the baseline's (medians of
 the rounds). Checks afterwards: every call answered 200 with all its fills
 inserted; the fills, positions (all closed) and filled orders the calls
 should have made; `manage.py verify_audit`.
+
+--audit-only is a diagnosis, never the figure: the server's receivers of
+execution's batch event are the audit log's alone (bench/fills_urls.py),
+so the call is what execution and audit do, without delivery's push events
+and analytics' rollups.
 """
 
 import http.client
@@ -45,7 +50,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from bench.harness import Checks, Stack, argument_parser, configure_in_process, scratch_database_url
+from bench.harness import Checks, Stack, argument_parser, configure_in_process, scratch_database_url, timed_post
 from bench.mix import iso
 from tradeplatform_client import BRIDGE_KEY_HEADER, sign
 
@@ -183,16 +188,7 @@ class Endpoint:
         body = json.dumps({"fills": fills}, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json",
                    **sign(self.secret, int(time.time()), body, key_id=self.key_id, key_header=BRIDGE_KEY_HEADER)}
-        started = time.perf_counter()
-        self.connection.request("POST", "/api/v1/bridge/fills", body, headers)
-        response = self.connection.getresponse()
-        content = response.read()
-        seconds = time.perf_counter() - started
-        try:
-            answer = json.loads(content)
-        except ValueError:
-            answer = {"body": content[:200].decode(errors="replace")}
-        return seconds, response.status, answer
+        return timed_post(self.connection, "/api/v1/bridge/fills", body, headers)
 
 
 class Baseline:
@@ -263,13 +259,17 @@ def main(argv):
                                                                "warm-up round")
     parser.add_argument("--per-call", type=int, default=1000, help="fills per call, an even number from 10 to 1000 "
                                                                    "(default 1000)")
+    parser.add_argument("--audit-only", action="store_true",
+                        help="diagnosis, never the figure: the audit log the only receiver of the call's batch "
+                             "event (delivery's outbox and analytics' rollups disconnected, bench/fills_urls.py)")
     args = parser.parse_args(argv)
     if args.per_call % 2 or not 10 <= args.per_call <= 1000:
         parser.error("--per-call: an even number from 10 to 1000")
     calls, positions = args.rounds + 1, args.per_call // 2
 
     check = Checks()
-    with Stack(database_url=scratch_database_url(), workers=1, env=SERVER_ENV) as stack:
+    env = {**SERVER_ENV, **({"DJANGO_SETTINGS_MODULE": "bench.fills_settings"} if args.audit_only else {})}
+    with Stack(database_url=scratch_database_url(), workers=1, env=env) as stack:
         # This process's Django (set up after the stack took its environment): the same database and Redis.
         os.environ.update(DATABASE_URL=stack.database_url, REDIS_URL=stack.env["REDIS_URL"])
         configure_in_process()

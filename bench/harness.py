@@ -88,12 +88,79 @@ def test_database():
         connection.creation.destroy_test_db(original_name, verbosity=0)
 
 
+@contextmanager
+def in_process_on_postgres(**overrides):
+    """An in-process benchmark's setting: `configure_in_process(**overrides)`,
+    Django set up, and its test database for the run (`test_database`);
+    exits unless DATABASE_URL names PostgreSQL. Yields the connection."""
+    configure_in_process(**overrides)
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        sys.exit("Run it on PostgreSQL: DATABASE_URL=postgres://user@host:5432/name")
+    with test_database():
+        yield connection
+
+
 def timed(action) -> tuple[float, float]:
     """Wall-clock and CPU seconds of one call. For single-threaded CPU work
     the CPU time is the figure a busy shared machine disturbs least."""
     wall, cpu = time.perf_counter(), time.process_time()
     action()
     return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def interleaved_medians(ours, child_argv: list[str], repeat: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(wall, CPU) medians of `ours()` and of a child process's action, runs
+    interleaved so that a busy machine slows both alike, each after one
+    warm-up. The child (`python -m bench ...child_argv`) runs its action once
+    per line read from stdin and answers with the JSON of `timed(action)`."""
+    import statistics
+
+    child = subprocess.Popen([sys.executable, "-m", "bench", *child_argv], cwd=BASE_DIR,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def theirs():
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        return tuple(json.loads(child.stdout.readline()))
+
+    try:
+        ours(), theirs()  # warm-up
+        mine, other = [], []
+        for _ in range(repeat):
+            mine.append(timed(ours))
+            other.append(theirs())
+    finally:
+        child.stdin.close()
+        child.wait(30)
+    medians = lambda runs: tuple(statistics.median(run[i] for run in runs) for i in (0, 1))  # noqa: E731
+    return medians(mine), medians(other)
+
+
+def serve_timings(action):
+    """The child's side of `interleaved_medians`."""
+    for _ in sys.stdin:
+        print(json.dumps(timed(action)), flush=True)
+
+
+def timed_post(connection: http.client.HTTPConnection, path: str, body: bytes,
+               headers: dict) -> tuple[float, int, dict]:
+    """POSTs `body` on `connection`: (the client's wall seconds until the
+    whole answer is read, the status, the answer's JSON or its first bytes)."""
+    started = time.perf_counter()
+    connection.request("POST", path, body, headers)
+    response = connection.getresponse()
+    content = response.read()
+    seconds = time.perf_counter() - started
+    try:
+        answer = json.loads(content)
+    except ValueError:
+        answer = {"body": content[:200].decode(errors="replace")}
+    return seconds, response.status, answer
 
 
 class Checks:

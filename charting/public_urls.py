@@ -3,11 +3,11 @@ embeds (docs/api.md#charts). The link's signature is the only credential."""
 
 from django.urls import path
 
+from charting import registry
 from charting.views import public
 
 urlpatterns = [
-    path("charts/candles/", public.PublicCandleChartView.as_view(), name="public-chart-candles"),
-    path("charts/equity/", public.PublicEquityChartView.as_view(), name="public-chart-equity"),
-    path("charts/returns/", public.PublicReturnsChartView.as_view(), name="public-chart-returns"),
+    *(path(f"charts/{kind.name}/", public.public_kind_view(kind).as_view(), name=f"public-chart-{kind.name}")
+      for kind in registry.kinds()),
     path("charts/signals/<uuid:pk>/", public.PublicSignalChartView.as_view(), name="public-chart-signal"),
 ]

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Max, Model, QuerySet
+from django.db.models import Exists, Max, Model, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from charting import sql
@@ -21,6 +21,7 @@ SIGNAL_TIMEFRAME_PREFERENCE = ["H1", "M15", "H4", "M30", "M5", "D1", "M1"]
 SIGNAL_AFTER_SHARE = 4
 
 OHLC = ("time", "open", "high", "low", "close")
+OHLCV = (*OHLC, "volume")
 
 
 def instrument_by_symbol(symbol: str) -> Instrument | None:
@@ -88,9 +89,9 @@ def last_candles_window(*, instrument, timeframe: str, bars: int) -> Window:
     return Window(Candle, {"instrument": instrument, "timeframe": timeframe}, limit=bars)
 
 
-def ohlc_rows(window: Window) -> list[tuple]:
-    """The window's bars as (time, open, high, low, close), oldest first."""
-    return sorted(window.queryset().values_list(*OHLC), key=lambda row: row[0])
+def ohlcv_rows(window: Window) -> list[tuple]:
+    """The window's bars as (time, open, high, low, close, volume), oldest first."""
+    return sorted(window.queryset().values_list(*OHLCV), key=lambda row: row[0])
 
 
 def finest_candle_timeframe(*, symbol: str) -> str | None:
@@ -118,7 +119,7 @@ def chart_signals(signals: QuerySet[Signal]) -> QuerySet[Signal]:
     """`signals` as a signal chart reads them: with the instrument, without
     the resource's other joins or the payload (up to 64 KiB of JSON that
     would be parsed for nothing on every cached answer)."""
-    return signals.select_related(None).select_related("instrument").defer("payload")
+    return signals.select_related(None).select_related("instrument", "producer").defer("payload")
 
 
 def signal_timeframe(*, signal) -> str | None:
@@ -139,11 +140,32 @@ def signal_series_version(*, signal) -> tuple[str, tuple] | None:
     adapt_time = connection.ops.adapt_datetimefield_value
     params = {"instrument": signal.instrument_id, "signal_time": adapt_time(signal.time)}
     for rank, timeframe in enumerate(SIGNAL_TIMEFRAME_PREFERENCE):
-        reach = timedelta(seconds=max(4 * 86400, 2 * TIMEFRAME_SECONDS[timeframe]))
         params[f"timeframe_{rank}"] = timeframe
-        params[f"near_{rank}"] = adapt_time(signal.time - reach)
+        params[f"near_{rank}"] = adapt_time(signal.time - _near(timeframe))
     row = _fetchone(sql.signal_series_version(len(SIGNAL_TIMEFRAME_PREFERENCE)), params)
     return (row[0], _stamps(row[1:])) if row is not None else None
+
+
+def _near(timeframe: str) -> timedelta:
+    """How long before a signal a bar still counts as near it."""
+    return timedelta(seconds=max(4 * 86400, 2 * TIMEFRAME_SECONDS[timeframe]))
+
+
+def signals_with_bars(signals: list[Signal]) -> set:
+    """The ids of those of `signals` that have a bar near them in a preferred
+    timeframe (what signal_series_version looks for), in one query: an
+    EXISTS probe per signal and reach, however many signals."""
+    if not signals:
+        return set()
+    by_reach = {}
+    for timeframe in SIGNAL_TIMEFRAME_PREFERENCE:
+        by_reach.setdefault(_near(timeframe), []).append(timeframe)
+    near = Q()
+    for reach, timeframes in by_reach.items():
+        near |= Exists(Candle.objects.filter(instrument=OuterRef("instrument"), timeframe__in=timeframes,
+                                             time__lte=OuterRef("time"), time__gt=OuterRef("time") - reach))
+    rows = Signal.objects.filter(near, pk__in=[signal.pk for signal in signals])
+    return set(rows.values_list("pk", flat=True))
 
 
 def signal_windows(*, signal, timeframe: str, bars: int) -> list[Window]:

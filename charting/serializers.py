@@ -1,9 +1,9 @@
 from rest_framework import serializers
 
-from charting import selectors
-from charting.charts import DEFAULT_BARS, DEFAULT_HEIGHT, DEFAULT_WIDTH, Frame
-from core.signed_links import MAX_TTL_SECONDS
 from charting.models import Timeframe
+from charting.registry import Frame
+from core.chart_frame import DEFAULT_BARS, DEFAULT_HEIGHT, DEFAULT_WIDTH
+from core.signed_links import MAX_TTL_SECONDS
 from core.fields import AmountField, StrictDecimalField, StrictIntegerField
 from signals import selectors as signals_selectors
 
@@ -98,57 +98,89 @@ class UpsertResultSerializer(serializers.Serializer):
 
 # --- chart parameters -------------------------------------------------------------
 
-class FrameSerializer(serializers.Serializer):
-    """The query parameters every chart takes (docs/api.md#charts)."""
+# The bounds of the JWT views. A signed link may be smaller: chats show
+# embedded images as thumbnails, and a chart drawn at that size reads better
+# than a big one scaled down. Below the link's minimum the title, the axis
+# labels and the bars no longer fit (see docs/api.md#charts).
+WIDTH_RANGE, HEIGHT_RANGE = (300, 2400), (200, 1600)
+LINK_WIDTH_RANGE, LINK_HEIGHT_RANGE = (200, 2400), (120, 1600)
 
-    width = StrictIntegerField(min_value=300, max_value=2400, default=DEFAULT_WIDTH)
-    height = StrictIntegerField(min_value=200, max_value=1600, default=DEFAULT_HEIGHT)
-    bars = StrictIntegerField(min_value=10, max_value=1000, default=DEFAULT_BARS)
 
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
+class _Frame(serializers.Serializer):
+    def to_internal_value(self, data):
+        # Here rather than in validate(): a chart kind's own parameters,
+        # combined with these (chart_query_serializer), may have a validate()
+        # of their own that does not chain up.
+        attrs = super().to_internal_value(data)
         attrs["frame"] = Frame(width=attrs.pop("width"), height=attrs.pop("height"), bars=attrs.pop("bars"))
         return attrs
 
 
-class CandleChartSerializer(FrameSerializer):
-    # Looked up together with the chart's data version (charting/charts.py).
+def _bars():
+    return StrictIntegerField(min_value=10, max_value=1000, default=DEFAULT_BARS)
+
+
+class FrameSerializer(_Frame):
+    """The query parameters every chart takes (docs/api.md#charts)."""
+
+    width = StrictIntegerField(min_value=WIDTH_RANGE[0], max_value=WIDTH_RANGE[1], default=DEFAULT_WIDTH)
+    height = StrictIntegerField(min_value=HEIGHT_RANGE[0], max_value=HEIGHT_RANGE[1], default=DEFAULT_HEIGHT)
+    bars = _bars()
+
+
+class LinkFrameSerializer(_Frame):
+    """The same for a signed link, which may be a thumbnail."""
+
+    width = StrictIntegerField(min_value=LINK_WIDTH_RANGE[0], max_value=LINK_WIDTH_RANGE[1], default=DEFAULT_WIDTH)
+    height = StrictIntegerField(min_value=LINK_HEIGHT_RANGE[0], max_value=LINK_HEIGHT_RANGE[1],
+                                default=DEFAULT_HEIGHT)
+    bars = _bars()
+
+
+class CandleParamsSerializer(serializers.Serializer):
+    """The candles chart's own parameters. Whether the instrument exists is
+    looked up together with the chart's data version (charting/charts.py)."""
+
     instrument = serializers.CharField(max_length=16, help_text="A known instrument, any case.")
     timeframe = serializers.ChoiceField(choices=Timeframe.choices)
 
 
-class SignalChartSerializer(FrameSerializer):
+class SignalParamsSerializer(serializers.Serializer):
     timeframe = serializers.ChoiceField(choices=Timeframe.choices, required=False,
                                         help_text="Default: the first of H1, M15, H4, M30, M5, D1, M1 "
                                                   "with bars near the signal.")
 
 
-class ChartLinkSerializer(FrameSerializer):
-    """POST /api/v1/charts/links/: the chart and its parameters, as for the
-    chart's own endpoint, and how long the link works."""
+class SignalChartSerializer(SignalParamsSerializer, FrameSerializer):
+    """GET /api/v1/signals/{id}/chart/."""
 
-    chart = serializers.ChoiceField(choices=["candles", "equity", "returns"])
-    instrument = serializers.CharField(max_length=16, required=False)
-    timeframe = serializers.ChoiceField(choices=Timeframe.choices, required=False)
+
+class SignalLinkQuerySerializer(SignalParamsSerializer, LinkFrameSerializer):
+    """The query of a signal chart's signed link."""
+
+
+class SignalLinkParamsSerializer(SignalParamsSerializer):
+    signal = serializers.UUIDField(help_text="For a signal's chart: one of the caller's signals.")
+
+
+class ChartLinkSerializer(LinkFrameSerializer):
+    """POST /api/v1/charts/links/: the chart, its size and how long the link
+    works; the chart's own parameters come from its kind
+    (`chart_query_serializer`)."""
+
+    chart = serializers.CharField(max_length=32, help_text="candles, equity, returns, signal or another chart "
+                                                           "kind of docs/api.md#charts.")
     ttl = StrictIntegerField(min_value=1, max_value=MAX_TTL_SECONDS, default=86400,
                              help_text="Seconds the link works, at most 604800 (7 days).")
 
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
-        if attrs["chart"] == "candles":
-            errors = {name: ["This field is required for a candles chart."]
-                      for name in ("instrument", "timeframe") if not attrs.get(name)}
-            if errors:
-                raise serializers.ValidationError(errors)
-            instrument = selectors.instrument_by_symbol(attrs["instrument"])
-            if instrument is None:
-                raise serializers.ValidationError({"instrument": [f'"{attrs["instrument"]}" is not a known '
-                                                                  "instrument."]})
-            attrs["instrument"] = instrument.symbol
-        else:
-            attrs.pop("instrument", None)
-            attrs.pop("timeframe", None)
-        return attrs
+
+def chart_query_serializer(name: str, params, base) -> type[serializers.Serializer]:
+    """One serializer for a chart's own parameters (`params`, a serializer
+    class or None) and `base`'s (the frame of a JWT view or of a link, or a
+    link's whole body), so that every bad field is named in one answer."""
+    bases = (params, base) if params is not None else (base,)
+    title = "".join(part.title() for part in name.split("-"))
+    return type(f"{title}{base.__name__}", bases, {"__module__": __name__})
 
 
 class ChartLinkResponseSerializer(serializers.Serializer):

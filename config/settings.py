@@ -32,6 +32,17 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# Browser front ends on other origins that may call the API (exact origins,
+# e.g. https://app.example.com; none by default). The API authenticates with
+# a bearer token, never a cookie, so no credentials are allowed; the headers
+# a polling or streaming client sends and reads are.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "if-none-match", "if-modified-since",
+                      "last-event-id", "x-request-id")
+CORS_EXPOSE_HEADERS = ("etag", "last-modified", "retry-after", "x-request-id")
+CORS_PREFLIGHT_MAX_AGE = 3600
+
 # Peers allowed to tell us the client's address in X-Forwarded-For (CIDRs).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Who may read /metrics: loopback unless the operator lists the Prometheus
@@ -41,7 +52,7 @@ METRICS_ALLOWED_CIDRS = env.list("METRICS_ALLOWED_CIDRS", default=["127.0.0.0/8"
 ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.OperatorsAdminConfig",  # django.contrib.admin, with the dashboard on its index page
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -54,6 +65,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    "corsheaders",
     "core",
     "accounts",
     "machines",
@@ -62,11 +74,18 @@ INSTALLED_APPS = [
     "risk",
     "execution",
     "charting",
+    # Before audit: its receivers lock the rollup rows a strategy shares
+    # across accounts, which must come before the audit chain's lock.
+    "analytics",
     # After the apps whose events it records: receivers run in the order their
     # apps are ready, so a domain receiver takes its row locks (an approval's
     # order locks the bridge) before the audit entry takes the chain's lock,
     # the same order as every bridge call. The other order deadlocked.
     "audit",
+    # After audit: its receivers write each event row while the action's
+    # transaction holds the audit chain's lock, so event ids are committed in
+    # their order and a stream that resumes after an id misses none.
+    "delivery",
     "paperbroker",
     "demo",
     # The task engine's consumer (`manage.py run_huey`) and its decorators.
@@ -76,12 +95,19 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.middleware.RequestContextMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Before every middleware that can answer on its own, so that its answers
+    # (a 404, a problem) carry the CORS headers a browser needs to read them.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.ApiProblemMiddleware",
     "core.middleware.PlainNotFoundMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # A strong ETag (a hash of the body) on every GET answer that has none,
+    # and 304 to a matching If-None-Match: a client polling its feed pays for
+    # an empty answer while nothing changed. Streams (CSV, events) are skipped.
+    "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -190,7 +216,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.NewestFirstCursorPagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.ResourceAutoSchema",
     "EXCEPTION_HANDLER": "core.problems.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("THROTTLE_USER", default="600/min"),
@@ -199,6 +225,8 @@ REST_FRAMEWORK = {
         "bridge": env.str("THROTTLE_BRIDGE", default="600/min"),
         "decision": env.str("THROTTLE_DECISION", default="60/min"),
         "chart_link": env.str("THROTTLE_CHART_LINK", default="120/min"),
+        # Alerts per producer's alert hook token (signals/authentication.py).
+        "alert_hook": env.str("THROTTLE_ALERT_HOOK", default="60/min"),
         # Refused signed requests per client address (machines/authentication.py).
         "signature_failure": env.str("THROTTLE_SIGNATURE_FAILURE", default="30/min"),
     },
@@ -225,6 +253,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ReconciliationStatusEnum": "execution.models.ReconciliationRun.Status",
+        "SignalStatusEnum": "signals.models.Signal.Status",
+        "EventTypeEnum": "delivery.models.EventType",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -243,7 +273,9 @@ API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 # --- Domain settings ----------------------------------------------------------
 PROBLEM_TYPE_BASE = env.str("PROBLEM_TYPE_BASE", default="https://tradeplatform.example/problems/")
 # Paths whose every error answer is a problem+json document (docs/api.md#errors).
-PROBLEM_PATH_PREFIXES = ("/api/", "/charts/", "/healthz", "/readyz", "/metrics")
+PROBLEM_PATH_PREFIXES = ("/api/", "/charts/", "/hooks/", "/healthz", "/readyz", "/metrics")
+# Paths that carry a secret (an alert hook's token): logged without it (core/logging.py).
+SECRET_PATH_PREFIXES = ("/hooks/alerts/",)
 SIGNATURE_TOLERANCE_SECONDS = 300
 SIGNAL_LIFETIME_SECONDS = env.int("SIGNAL_LIFETIME_SECONDS", default=900)
 # How long each worker process keeps the instrument whitelist, producers'
@@ -270,8 +302,35 @@ BRIDGE_POLL_INTERVAL_SECONDS = env.int("BRIDGE_POLL_INTERVAL_SECONDS", default=5
 # Risk: the market hours of an instrument the console gives none: `fx` (FX and
 # metals: closed Friday 17:00 to Sunday 17:00 New York time) or `always`.
 MARKET_HOURS_DEFAULT = env.str("MARKET_HOURS_DEFAULT", default="fx")
+# Performance analytics: the daily returns per year that annualize them, and
+# the risk-free rate (a yearly fraction: 0.04 is 4 %) that Sharpe and
+# Sortino measure against.
+ANALYTICS_PERIODS_PER_YEAR = env.int("ANALYTICS_PERIODS_PER_YEAR", default=252)
+ANALYTICS_RISK_FREE_RATE = env.float("ANALYTICS_RISK_FREE_RATE", default=0.0)
+if ANALYTICS_PERIODS_PER_YEAR < 1:
+    raise ImproperlyConfigured("ANALYTICS_PERIODS_PER_YEAR must be at least 1.")
 if MARKET_HOURS_DEFAULT not in ("fx", "always"):
     raise ImproperlyConfigured(f"MARKET_HOURS_DEFAULT must be fx or always, not {MARKET_HOURS_DEFAULT!r}.")
+
+# --- Push delivery: webhooks and the event stream ---------------------------------
+# Networks webhooks may reach although they are not public unicast (CIDRs;
+# none by default: loopback, private, link-local, multicast and reserved
+# addresses are refused, delivery/addresses.py).
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+# One attempt's time limit, connecting and answering included.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)
+# Attempts in flight to one endpoint at a time, over every task consumer.
+WEBHOOK_MAX_IN_FLIGHT = env.int("WEBHOOK_MAX_IN_FLIGHT", default=4)
+# An endpoint whose every attempt failed for this long is disabled (its owner sees why).
+WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=3 * 86400)
+WEBHOOK_MAX_ENDPOINTS = env.int("WEBHOOK_MAX_ENDPOINTS", default=10)  # per user
+# Events (and their deliveries) older than this are deleted by the task consumer every hour.
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=7)
+# The event stream (delivery/stream.py): how often each ASGI process reads
+# new events, the heartbeat of an idle stream, and streams open per user per process.
+EVENT_STREAM_POLL_SECONDS = env.float("EVENT_STREAM_POLL_SECONDS", default=0.25)
+EVENT_STREAM_HEARTBEAT_SECONDS = env.float("EVENT_STREAM_HEARTBEAT_SECONDS", default=15)
+EVENT_STREAM_MAX_PER_USER = env.int("EVENT_STREAM_MAX_PER_USER", default=5)
 
 # --- Task engine ----------------------------------------------------------------
 # Periodic jobs (expiring signals and orders every minute) run in the Huey

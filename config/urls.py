@@ -18,6 +18,8 @@ api_v1 = [
     path("", include("charting.urls")),
     path("", include("risk.urls")),
     path("", include("execution.urls")),
+    path("", include("delivery.urls")),
+    path("", include("analytics.urls")),
 ]
 
 urlpatterns = [
@@ -28,5 +30,6 @@ urlpatterns = [
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),
     path("", include("charting.public_urls")),
+    path("", include("signals.hook_urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

@@ -24,22 +24,33 @@ def address_in(address: str | None, cidrs) -> bool:
     return any(ip in net for net in _networks(tuple(cidrs)))
 
 
-def _canonical(address: str | None) -> str | None:
+def canonical_ip(address: str | None) -> str | None:
+    """The address as PostgreSQL's inet (and Django on SQLite) gives it back,
+    or None when it is none: without an IPv6 zone (`fe80::1%eth0`: inet
+    refuses one, so a scoped peer would make the approval or audit entry that
+    stores it fail), and an IPv4-mapped address with its IPv4 part dotted, as
+    both write it (Python's own str is hexadecimal before 3.13)."""
     try:
-        return str(ipaddress.ip_address(address))
+        ip = ipaddress.ip_address(address)
     except (TypeError, ValueError):
         return None
+    if ip.version == 6:
+        if ip.scope_id:
+            ip = ipaddress.IPv6Address(int(ip))
+        if ip.ipv4_mapped:
+            return f"::ffff:{ip.ipv4_mapped}"
+    return str(ip)
 
 
 def client_ip(request) -> str | None:
     # Only ever an address or None: callers store it in inet columns, and a
     # server on a unix socket reports no address (or a path) as the peer.
-    peer = _canonical(request.META.get("REMOTE_ADDR"))
+    peer = canonical_ip(request.META.get("REMOTE_ADDR"))
     trusted = settings.TRUSTED_PROXIES
     if not trusted or not address_in(peer, trusted):
         return peer
     hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
     for hop in reversed(hops):
         if not address_in(hop, trusted):
-            return _canonical(hop) or peer  # garbage in the header: fall back to what we know
+            return canonical_ip(hop) or peer  # garbage in the header: fall back to what we know
     return peer

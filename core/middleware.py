@@ -11,6 +11,7 @@ from django.views.defaults import page_not_found
 
 from core import request_context
 from core.client_ip import client_ip
+from core.logging import without_secret_paths
 from core.problems import PROBLEM_CONTENT_TYPE, problem_response
 
 access_log = logging.getLogger("tradeplatform.access")
@@ -50,7 +51,7 @@ class RequestContextMiddleware:
                 extra={
                     "request_id": request_id,
                     "method": request.method,
-                    "path": request.path,
+                    "path": without_secret_paths(request.path),
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "principal": f"{ctx.actor_type}:{ctx.actor}" if ctx.actor else None,

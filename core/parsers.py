@@ -20,26 +20,34 @@ from rest_framework.exceptions import ParseError
 SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def _check_string(value: str) -> None:
+    # An ASCII string (most are) holds no surrogate: the pattern is for the others.
+    if not value.isascii() and SURROGATE.search(value):
+        raise ParseError("JSON strings must be valid Unicode (no lone surrogates).")
+
+
 def check_document(data, *, max_depth: int) -> None:
     """Raises ParseError for nesting deeper than `max_depth` or a lone
-    surrogate in any key or string; iterative, so no input can recurse."""
-    stack = [(data, 1)]
+    surrogate in any key or string; iterative, so no input can recurse.
+    Strings are checked where they are met; only containers are stacked."""
+    if isinstance(data, str):
+        _check_string(data)
+    stack = [(data, 1)] if isinstance(data, dict | list) else []
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, str):
-            if SURROGATE.search(value):
-                raise ParseError("JSON strings must be valid Unicode (no lone surrogates).")
-            continue
-        if isinstance(value, dict):
-            stack.extend((key, depth) for key in value)
-            children = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
         if depth > max_depth:
             raise ParseError(f"JSON nested deeper than {max_depth} levels.")
-        stack.extend((child, depth + 1) for child in children)
+        if isinstance(value, dict):
+            for key in value:
+                _check_string(key)
+            children = value.values()
+        else:
+            children = value
+        for child in children:
+            if isinstance(child, str):
+                _check_string(child)
+            elif isinstance(child, dict | list):
+                stack.append((child, depth + 1))
 
 
 class JSONParser(parsers.JSONParser):

@@ -2,7 +2,6 @@
 from the environment (GUNICORN_CMD_ARGS or the variables below)."""
 
 import os
-import shutil
 
 from prometheus_client import multiprocess
 
@@ -32,13 +31,28 @@ errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def on_starting(server):
     """Metrics from all workers are summed from files in this directory; files
-    left by an earlier run would be summed in too."""
+    left by an earlier run would be summed in too. The task consumer and the
+    event stream's ASGI process write theirs here as well and may have
+    started first: the files of processes still running stay."""
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if path:
-        shutil.rmtree(path, ignore_errors=True)
         os.makedirs(path, exist_ok=True)
+        for name in os.listdir(path):
+            pid = name.rsplit("_", 1)[-1].removesuffix(".db")
+            if not (pid.isdigit() and _alive(int(pid))):
+                os.remove(os.path.join(path, name))
 
 
 def child_exit(server, worker):

@@ -121,11 +121,38 @@ class TradingFilter(admin.SimpleListFilter):
         return queryset
 
 
+class AccountFilter(admin.SimpleListFilter):
+    """Enabled bridges by their account's mode under the guards now, or
+    stale (the dashboard's account figures link here)."""
+
+    title = "account"
+    parameter_name = "account"
+
+    def lookups(self, request, model_admin):
+        return [(group, group) for group in selectors.ACCOUNT_GROUPS]
+
+    def queryset(self, request, queryset):
+        if self.value() in selectors.ACCOUNT_GROUPS:
+            return queryset.filter(selectors.accounts_in(self.value(), now=timezone.now()))
+        return queryset
+
+
+class ContactFilter(admin.SimpleListFilter):
+    title = "contact"
+    parameter_name = "contact"
+
+    def lookups(self, request, model_admin):
+        return [("silent", f"silent for over {humane_duration(selectors.BRIDGE_SILENT_AFTER)}")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(selectors.silent(now=timezone.now())) if self.value() == "silent" else queryset
+
+
 @admin.register(Bridge)
 class BridgeAdmin(MachineClientAdmin):
     list_display = ["name", "owner", "account_ref", "currency", "enabled", "paused", "last_poll", "last_snapshot",
                     "key_id", "created_at"]
-    list_filter = ["enabled", TradingFilter, "currency"]
+    list_filter = ["enabled", TradingFilter, AccountFilter, ContactFilter, "currency"]
     list_select_related = ["owner"]
     search_fields = ["name", "key_id", "owner__username", "account_ref"]
     autocomplete_fields = ["owner"]
@@ -450,12 +477,24 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
         return found.distinct(), False  # a ticket's items would repeat their run
 
 
+class DriftFilter(admin.SimpleListFilter):
+    title = "drift"
+    parameter_name = "drift"
+
+    def lookups(self, request, model_admin):
+        return [("open", "open: not a match in its account's newest comparison")]
+
+    def queryset(self, request, queryset):
+        return queryset & selectors.open_drift_items() if self.value() == "open" else queryset
+
+
 @admin.register(ReconciliationItem)
 class ReconciliationItemAdmin(ReadOnlyAdmin):
-    """Every item of every run: filter by kind for the divergences."""
+    """Every item of every run: filter by kind for the divergences, or the
+    open ones (what the newest comparisons still find)."""
 
     list_display = ["run_time", "kind", "ticket", "action", "bridge", "position_link"]
-    list_filter = ["kind", "action", "run__status", "run__bridge"]
+    list_filter = [DriftFilter, "kind", "action", "run__status", "run__bridge"]
     list_select_related = ["run__bridge"]
     search_fields = ["ticket"]
     show_full_result_count = False

@@ -1,6 +1,15 @@
 """What the execution app announces; same keyword arguments as
 signals/events.py (`target`, `meta`, optionally `status`, `actor_type`,
-`actor`), each sent inside the transaction of the write it describes."""
+`actor`), each sent inside the transaction of the write it describes.
+
+A write that changes many rows at once (a bridge's fills, the expiry
+sweep, a poll) announces them with ONE `changes_recorded` event: its
+`changes` are what the single events below would have said, in order, so a
+receiver handles it exactly as it would those events one after another (the
+audit log appends them as one segment of its chain)."""
+
+from dataclasses import dataclass
+from typing import Any
 
 from django.dispatch import Signal
 
@@ -22,3 +31,28 @@ reconciliation_recorded = Signal()  # target: the run; meta: bridge, snapshot, s
 # target: the bridge; meta: bridge, from, to, reason, until, and the account's figures
 account_mode_changed = Signal()
 drawdown_warning = Signal()  # target: the bridge; meta: bridge, threshold_percent, and the account's figures
+changes_recorded = Signal()  # changes: a list of Change, in order (see above)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One single event of a `changes_recorded` batch: `event` (e.g.
+    order_transitioned) sent by `sender` about `target` with `meta`."""
+
+    event: Signal
+    sender: type
+    target: Any
+    meta: dict
+
+    def send(self):
+        return self.event.send(sender=self.sender, target=self.target, meta=self.meta)
+
+
+def announce(changes: list[Change], *, sender: type) -> None:
+    """Sends `changes`: one on its own, several as one `changes_recorded`.
+    Send them last in the transaction: the audit receiver takes the chain's
+    lock, after which the transaction must take no row lock."""
+    if len(changes) == 1:
+        changes[0].send()
+    elif changes:
+        changes_recorded.send(sender=sender, changes=changes)

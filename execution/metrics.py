@@ -1,4 +1,7 @@
-from django.db import DatabaseError
+import collections
+from functools import partial
+
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -22,11 +25,31 @@ reconciliation_divergences_total = Counter(
     "Reconciliation items that are not a match (committed), by kind.", ["kind"])
 positions_autoclosed_total = Counter(
     "positions_autoclosed_total",
-    "Positions the platform closed in its books without a closing fill (committed), by close reason.", ["reason"])
+    "Positions closed on the platform's own initiative (committed), by close reason: `broker` (closed in the books "
+    "after three snapshots without it), or the reason of the close it asked for (`approval_expired`, "
+    "`drawdown_guard`, ...) when the broker's closing fill arrives.", ["reason"])
+# The close reasons of the platform's own closes. The others are the owner's
+# (`user`), the broker's stop or target, or a close by hand at the broker.
+AUTOMATIC_CLOSE_REASONS = frozenset({
+    Position.CloseReason.BROKER, Position.CloseReason.APPROVAL_EXPIRED, Position.CloseReason.DRAWDOWN_GUARD,
+    Position.CloseReason.DAILY_LOSS_GUARD, Position.CloseReason.MARKET_GUARD})
 
 
-def count_order_status(status: str) -> None:
-    orders_total.labels(status=status).inc()
+def count_order_status(status: str, orders: int = 1) -> None:
+    orders_total.labels(status=status).inc(orders)
+
+
+def count_autoclosed(close_reasons) -> None:
+    """Counts, when the transaction commits, the positions among these
+    closes (their close reasons) that the platform closed on its own."""
+    closed = collections.Counter(reason for reason in close_reasons if reason in AUTOMATIC_CLOSE_REASONS)
+    if closed:
+        transaction.on_commit(partial(_count_autoclosed, closed))
+
+
+def _count_autoclosed(closed: collections.Counter) -> None:
+    for reason, n in closed.items():
+        positions_autoclosed_total.labels(reason=reason).inc(n)
 
 
 class ExecutionCollector:

@@ -1,8 +1,10 @@
 """The decision on a new order, made in its approval's transaction: the
 account's facts gathered from the books, sized and checked under the
-owner's effective risk policy (risk.sizing, risk.checks). The bridge's row
-is locked first, so an account's orders are decided one at a time: two
-approvals at once cannot both take the last free position."""
+owner's effective risk policy (risk.sizing, risk.checks). The caller has
+locked the bridge's row, so an account's orders are decided one at a time:
+two approvals at once cannot both take the last free position. Three reads
+after the lock, whatever the account holds: the policy, the account's facts
+(execution.selectors.order_account), its newest closes."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,7 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from execution import selectors
-from execution.models import Bridge, Symbol
+from execution.models import Bridge
 from risk import checks, sizing
 from risk import selectors as risk_selectors
 from signals.models import Signal
@@ -29,25 +31,14 @@ class Decision:
     policy_version: int
 
 
-def _symbol_spec(bridge: Bridge, instrument_id) -> sizing.SymbolSpec | None:
-    # Unordered: one row at most, and Symbol's ordering would join two tables.
-    symbol = Symbol.objects.filter(bridge=bridge, instrument_id=instrument_id).order_by().first()
-    if symbol is None:
-        return None
-    return sizing.SymbolSpec(tick_size=symbol.tick_size, tick_value=symbol.tick_value, volume_min=symbol.volume_min,
-                             volume_step=symbol.volume_step, volume_max=symbol.volume_max)
-
-
 def decide(*, bridge: Bridge, signal: Signal, now: datetime) -> Decision:
     """Sizes the order from the newest snapshot's equity and runs every
-    check. Without a stop loss (allowed only when the policy does not
-    require one) no risk budget can size it: it trades the broker's minimum
-    volume."""
-    bridge = Bridge.objects.select_for_update(no_key=True).get(pk=bridge.pk)
+    check; `bridge` is locked by the caller. Without a stop loss (allowed
+    only when the policy does not require one) no risk budget can size it:
+    it trades the broker's minimum volume."""
     policy = risk_selectors.effective_policy(user_id=bridge.owner_id)
-    spec = _symbol_spec(bridge, signal.instrument_id)
-    equity, as_of = selectors.newest_equity(bridge=bridge) or (None, None)
-    state = selectors.account_state(bridge=bridge)
+    account = selectors.order_account(bridge=bridge, instrument_id=signal.instrument_id, now=now)
+    spec, equity = account.spec, account.equity
 
     volume = None
     if spec is not None and signal.stop_loss is not None and equity is not None:
@@ -57,12 +48,12 @@ def decide(*, bridge: Bridge, signal: Signal, now: datetime) -> Decision:
         volume = spec.volume_min
 
     facts = checks.OrderFacts(
-        stop_loss=signal.stop_loss, spec=spec, volume=volume, equity=equity, equity_as_of=as_of,
+        stop_loss=signal.stop_loss, spec=spec, volume=volume, equity=equity, equity_as_of=account.equity_as_of,
         stale_after=timedelta(seconds=settings.ACCOUNT_STALE_SECONDS),
-        open_positions=selectors.positions_taken(bridge=bridge, now=now),
+        open_positions=account.positions_taken,
         recent_closes=selectors.recent_closes(bridge=bridge, count=policy.cooldown_after_losses),
-        mode=state.mode, reducing_until=state.reducing_until, paused=bridge.paused_at is not None,
-        market_hours=risk_selectors.market_schedule(instrument_id=signal.instrument_id),
+        mode=account.mode, reducing_until=account.reducing_until, paused=bridge.paused_at is not None,
+        market_hours=risk_selectors.market_schedule_or_default(account.market_schedule),
     )
     reasons = checks.pre_trade_checks(facts, policy, now)
     if checks.VOLUME_BELOW_MINIMUM in reasons:

@@ -307,15 +307,13 @@ def _announce(bridge: Bridge, run: ReconciliationRun, changes: _Run) -> None:
     events.reconciliation_recorded.send(sender=ReconciliationRun, target=run, meta={
         "bridge": bridge.key_id, "snapshot": run.snapshot_id, "time": run.time, "status": run.status,
         "counts": run.counts})
-    transaction.on_commit(partial(_count, [item.kind for item in changes.items if item.kind != Kind.MATCH],
-                                  [position.close_reason for position in changes.closed]))
+    transaction.on_commit(partial(_count, [item.kind for item in changes.items if item.kind != Kind.MATCH]))
+    metrics.count_autoclosed(position.close_reason for position in changes.closed)
 
 
-def _count(divergences: list[str], close_reasons: list[str]) -> None:
+def _count(divergences: list[str]) -> None:
     for kind, n in Counter(divergences).items():
         metrics.reconciliation_divergences_total.labels(kind=kind).inc(n)
-    for reason, n in Counter(close_reasons).items():
-        metrics.positions_autoclosed_total.labels(reason=reason).inc(n)
 
 
 def mark_stale_accounts(*, now: datetime | None = None) -> int:

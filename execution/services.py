@@ -10,23 +10,31 @@ NotFound, or core.problems.Conflict.
 One bridge's fills and account snapshots are applied one call at a time:
 each locks the bridge's row first (SQLite's single write lock does the same),
 so positions are created and rebuilt from their fills without racing.
+
+Locks are taken in one order everywhere, so that transactions wait for each
+other but never deadlock: the bridge's row, then orders (several in expiry
+order, `_lock_orders`), then commands and positions, and the audit chain's
+last: a write that changes many rows announces them at its end with one
+batch event (events.announce).
 """
 
 import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Min, Sum
+from django.db.models import Case, Min, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
 
 from approvals.models import Approval
 from charting.services import upsert_equity_points
+from core.bulk import insert_all
 from core.lookups import chunks
 from core.problems import Conflict
 from execution import closing, events, guards, ledger, metrics, pretrade, reconciliation, selectors
@@ -41,6 +49,8 @@ ACK_STATUSES = (Command.Status.ACCEPTED, Command.Status.REJECTED, Command.Status
 # An accepted command may still complete or fail; every other answer is final.
 ACK_LATER = {Command.Status.ACCEPTED: (Command.Status.EXECUTED, Command.Status.FAILED)}
 ERROR_MAX = 500
+# A poll records its time at most this often (`_record_poll`).
+POLL_RECORD_INTERVAL = timedelta(seconds=10)
 
 
 def client_order_id_for(approval: Approval) -> str:
@@ -128,39 +138,77 @@ def disable_bridge(*, bridge: Bridge) -> Bridge:
 # --- Orders ---------------------------------------------------------------------
 
 
-def _transition(order: Order, status: str, *, now: datetime, **changes) -> bool:
-    """Moves `order` to `status` if its stored status allows it: one UPDATE
-    guarded by the allowed statuses, whose row count says whether this call
-    won a race with another move. Audited and counted (on commit) when it did."""
-    moved = (Order.objects.filter(pk=order.pk, status__in=Order.TRANSITIONS[status])
-             .update(status=status, updated_at=now, **changes))
-    if not moved:
-        order.status = Order.objects.values_list("status", flat=True).get(pk=order.pk)
-        return False
-    order.status, order.updated_at = status, now
-    for name, value in changes.items():
-        setattr(order, name, value)
-    events.order_transitioned.send(sender=Order, target=order,
-                                   meta={"status": status, "client_order_id": order.client_order_id,
-                                         **{name: value for name, value in changes.items() if name != "sent_at"}})
-    transaction.on_commit(partial(metrics.count_order_status, status))
-    return True
+def _lock_orders(orders: QuerySet[Order], *, limit: int | None = None) -> list[Order]:
+    """`orders` (the first `limit`), row-locked in expiry order: every
+    transaction that moves several orders locks them in this order (the
+    sweep, poll, fills), so two that want the same orders queue instead of
+    deadlocking. The statuses read stay current until the commit: a move
+    decided on them cannot lose a race. An order another transaction moved
+    while this one waited is read as that one left it (and is left out when
+    it no longer matches `orders`' filter)."""
+    # With their instruments: the receivers of their moves show them.
+    locked = orders.select_related("instrument").select_for_update(of=("self",)).order_by("expires_at", "id")
+    return list(locked[:limit] if limit else locked)
 
 
-def _expire(order: Order, *, now: datetime) -> bool:
-    """Stores `expired` on an unfilled order past its expiry; False when
-    another move got there first. An `open` command the bridge has not polled
-    yet is withdrawn: the broker never saw the order, so nothing is to be
+def _per_order(name: str, values: dict) -> Any:
+    """The value an UPDATE of several orders sets `name` to: the one value,
+    or each order's own."""
+    first = next(iter(values.values()))
+    if all(value == first for value in values.values()):
+        return first
+    field = Order._meta.get_field(name)
+    return Case(*(When(pk=pk, then=Value(value, output_field=field)) for pk, value in values.items()),
+                output_field=field)
+
+
+def _transition(moves: list[tuple[Order, dict]], status: str, *, now: datetime) -> list[events.Change]:
+    """Moves each order of `moves` (locked by the caller: `_lock_orders`, or
+    alone) whose status allows it to `status`, with its field changes (e.g.
+    filled_volume); all at once, one UPDATE guarded by the statuses allowed.
+    Returns the order_transitioned change of each order moved, to announce;
+    counted on commit."""
+    allowed = Order.TRANSITIONS[status]
+    moves = [(order, changes) for order, changes in moves if order.status in allowed]
+    if not moves:
+        return []
+    names = {name for _, changes in moves for name in changes}
+    values = {name: _per_order(name, {order.pk: changes[name] for order, changes in moves}) for name in names}
+    moved = (Order.objects.filter(pk__in=[order.pk for order, _ in moves], status__in=allowed)
+             .update(status=status, updated_at=now, **values))
+    if moved != len(moves):  # the caller did not hold the orders' locks
+        raise RuntimeError(f"{len(moves) - moved} of {len(moves)} orders moved meanwhile")
+    transitions = []
+    for order, changes in moves:
+        order.status, order.updated_at = status, now
+        for name, value in changes.items():
+            setattr(order, name, value)
+        transitions.append(events.Change(events.order_transitioned, Order, order, {
+            "status": status, "client_order_id": order.client_order_id,
+            **{name: value for name, value in changes.items() if name != "sent_at"}}))
+    transaction.on_commit(partial(metrics.count_order_status, status, len(moves)))
+    return transitions
+
+
+def _expire(orders: list[Order], *, now: datetime) -> list[events.Change]:
+    """Stores `expired` on those of the (locked) `orders` still unfilled;
+    returns their changes. An `open` command the bridge has not polled yet is
+    withdrawn: the broker never saw the order, so nothing is to be
     cancelled. Otherwise a `cancel` command follows the open."""
-    if not _transition(order, Order.Status.EXPIRED, now=now):
-        return False
-    withdrawn = Command.objects.filter(order=order, type=Command.Type.OPEN, status=Command.Status.QUEUED).update(
-        status=Command.Status.WITHDRAWN)
-    if not withdrawn:
-        Command.objects.create(bridge_id=order.bridge_id, order=order, type=Command.Type.CANCEL,
-                               client_order_id=order.client_order_id, instrument_id=order.instrument_id,
-                               side=order.side, created_at=now)
-    return True
+    changes = _transition([(order, {}) for order in orders], Order.Status.EXPIRED, now=now)
+    expired = [change.target for change in changes]
+    if not expired:
+        return []
+    # Under the orders' locks their commands stay as read: poll and ack lock the order first too.
+    unsent = Command.objects.filter(order__in=expired, type=Command.Type.OPEN, status=Command.Status.QUEUED)
+    withdrawn = set(unsent.values_list("order_id", flat=True))
+    if withdrawn:
+        unsent.update(status=Command.Status.WITHDRAWN)
+    Command.objects.bulk_create([
+        Command(bridge_id=order.bridge_id, order=order, type=Command.Type.CANCEL, client_order_id=order.client_order_id,
+                instrument_id=order.instrument_id, side=order.side, created_at=now)
+        for order in expired if order.pk not in withdrawn])
+    return changes
 
 
 def place_order_for_approval(*, approval: Approval) -> Order | None:
@@ -171,16 +219,17 @@ def place_order_for_approval(*, approval: Approval) -> Order | None:
     not an approval or the owner has no enabled bridge."""
     if approval.decision != Approval.Decision.APPROVED:
         return None
-    bridge = selectors.bridge_for_user(user=approval.user)  # the signal's owner: only they decide on it
-    if bridge is None:
-        return None
-    signal, now = approval.signal, timezone.now()
-    with transaction.atomic():
+    # No savepoint: it runs in the approval's transaction, which a failure here aborts anyway.
+    with transaction.atomic(savepoint=False):
+        bridge = selectors.locked_bridge_for_user(user=approval.user)  # the signal's owner: only they decide on it
+        if bridge is None:
+            return None
+        signal, now = approval.signal, timezone.now()
         decision = pretrade.decide(bridge=bridge, signal=signal, now=now)
         reasons, volume = decision.reasons, decision.volume
         order = Order.objects.create(
             bridge=bridge, owner_id=signal.owner_id, signal=signal, approval=approval,
-            instrument_id=signal.instrument_id, side=signal.side, volume=volume, entry_price=signal.entry_price,
+            instrument=signal.instrument, side=signal.side, volume=volume, entry_price=signal.entry_price,
             stop_loss=signal.stop_loss, take_profit=signal.take_profit,
             status=Order.Status.DENIED if reasons else Order.Status.PENDING, reasons=reasons,
             client_order_id=client_order_id_for(approval), initial_risk=decision.initial_risk,
@@ -203,31 +252,33 @@ def place_order_for_approval(*, approval: Approval) -> Order | None:
     return order
 
 
-def expire_orders(*, now: datetime | None = None, bridge: Bridge | None = None,
-                  batch_size: int = EXPIRE_BATCH_SIZE) -> int:
-    """Stores `expired` on every unfilled order past its expiry (of one
-    bridge, or all), withdrawing its `open` command or queueing a `cancel`
-    (`_expire`); returns how many. An order a fill or an ack moves at the
-    same moment is left to whichever move wins."""
+def _due_orders(*, now: datetime) -> QuerySet[Order]:
+    return Order.objects.filter(status__in=Order.UNFILLED, expires_at__lte=now)
+
+
+def _expire_next(due: QuerySet[Order], *, now: datetime, batch_size: int) -> list[events.Change]:
+    """Locks the next `batch_size` orders of `due` (in expiry order) and
+    expires them; [] when none is left. An order a fill or an ack moved
+    while this waited for its lock no longer reads as due: left to that move."""
+    return _expire(_lock_orders(due, limit=batch_size), now=now)
+
+
+def expire_orders(*, now: datetime | None = None, batch_size: int = EXPIRE_BATCH_SIZE) -> int:
+    """Stores `expired` on every unfilled order past its expiry, withdrawing
+    its `open` command or queueing a `cancel` (`_expire`), a batch per
+    transaction; returns how many."""
     now = now or timezone.now()
-    due = Order.objects.filter(status__in=Order.UNFILLED, expires_at__lte=now)
-    if bridge is not None:
-        due = due.filter(bridge=bridge)
-    total = 0
+    due, total = _due_orders(now=now), 0
     while True:
         with transaction.atomic():
-            # In expiry order, the order poll moves orders in too: transactions
-            # that lock the same orders wait for each other but never deadlock.
-            batch = list(due.order_by("expires_at", "id")[:batch_size])
-            if not batch:
-                return total
-            total += sum(_expire(order, now=now) for order in batch)
+            changes = _expire_next(due, now=now, batch_size=batch_size)
+            events.announce(changes, sender=Order)
+        if not changes:
+            return total
+        total += len(changes)
 
 
 # --- Bridge calls: symbols, poll, ack -------------------------------------------
-
-SYMBOL_SPEC_FIELDS = ("tick_size", "tick_value", "volume_min", "volume_step", "volume_max")
-
 
 
 def upsert_symbols(*, bridge: Bridge, symbols: list[dict]) -> int:
@@ -248,13 +299,13 @@ def upsert_symbols(*, bridge: Bridge, symbols: list[dict]) -> int:
         else:
             seen.add(instrument.pk)
             rows.append(Symbol(bridge=bridge, instrument=instrument, updated_at=now,
-                               **{name: spec[name] for name in SYMBOL_SPEC_FIELDS}))
+                               **{name: spec[name] for name in selectors.SPEC_FIELDS}))
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
         Symbol.objects.bulk_create(rows, batch_size=BATCH_SIZE, update_conflicts=True,
                                    unique_fields=["bridge", "instrument"],
-                                   update_fields=[*SYMBOL_SPEC_FIELDS, "updated_at"])
+                                   update_fields=[*selectors.SPEC_FIELDS, "updated_at"])
     return len(rows)
 
 
@@ -262,21 +313,30 @@ def poll_commands(*, bridge: Bridge) -> list[Command]:
     """The bridge's unacknowledged commands, oldest first; the queued ones
     are marked sent, and so are the orders they open. The bridge's orders
     past their expiry are expired first (the sweep may not have run yet), so
-    an `open` of an expired order is never delivered."""
+    an `open` of an expired order is never delivered. The poll's time is
+    recorded (`_record_poll`).
+
+    Most polls find nothing to do: one read says so, and such a poll writes
+    nothing but, now and then, its time."""
     now = timezone.now()
+    state = selectors.poll_state(bridge=bridge, now=now)
+    if not (state.due or state.waiting):
+        _record_poll(bridge, last=state.last_poll_at, now=now)
+        return []
+    due = _due_orders(now=now).filter(bridge=bridge)
     with transaction.atomic():
         # The bridge first, as every other call of the bridge and an approval's
-        # order take it: expiring orders below appends audit entries, and the
-        # chain's lock after the bridge's is the one order that cannot deadlock.
-        _locked_bridge(bridge)
-        expire_orders(now=now, bridge=bridge)
+        # order take it; then the orders, in expiry order; the audit entries last.
+        locked = _locked_bridge(bridge)
+        changes = []
+        while expired := _expire_next(due, now=now, batch_size=EXPIRE_BATCH_SIZE):
+            changes += expired
         commands = list(selectors.open_commands(bridge=bridge).select_related("order"))
-        # The orders first, then their commands: the sweep locks them in this order too.
-        opens = sorted((command for command in commands
-                        if command.status == Command.Status.QUEUED and command.type == Command.Type.OPEN),
-                       key=lambda command: (command.order.expires_at, command.order_id))
-        for command in opens:
-            _transition(command.order, Order.Status.SENT, now=now, sent_at=now)
+        opens = {command.order_id: command for command in commands
+                 if command.status == Command.Status.QUEUED and command.type == Command.Type.OPEN}
+        for order in _lock_orders(Order.objects.filter(pk__in=opens)):
+            opens[order.pk].order = order  # as it is now: an expiry may have moved it meanwhile
+        changes += _transition([(opens[pk].order, {"sent_at": now}) for pk in opens], Order.Status.SENT, now=now)
         # An order the sweep expired meanwhile had its open withdrawn: not delivered.
         commands = [command for command in commands if not (
             command.type == Command.Type.OPEN and command.order.status in selectors.ORDERS_NOT_TO_OPEN)]
@@ -286,9 +346,22 @@ def poll_commands(*, bridge: Bridge) -> list[Command]:
                 status=Command.Status.SENT, sent_at=now)
             for command in queued:
                 command.status, command.sent_at = Command.Status.SENT, now
-        Bridge.objects.filter(pk=bridge.pk).update(last_poll_at=now)
-    bridge.last_poll_at = now
+        _record_poll(bridge, last=locked.last_poll_at, now=now)
+        events.announce(changes, sender=Order)
     return commands
+
+
+def _record_poll(bridge: Bridge, *, last: datetime | None, now: datetime) -> None:
+    """Stores the poll's time as the bridge's last poll, unless the stored
+    one is less than POLL_RECORD_INTERVAL old: bridges poll every few
+    seconds, and the write (a lock on the bridge's row) would be most of an
+    idle poll's cost. The last poll shown (console, bridge_last_seen_seconds)
+    is then up to that much older than the bridge's real last poll."""
+    if last is not None and now - last < POLL_RECORD_INTERVAL:
+        return
+    stale = Q(last_poll_at__isnull=True) | Q(last_poll_at__lte=now - POLL_RECORD_INTERVAL)
+    Bridge.objects.filter(stale, pk=bridge.pk).update(last_poll_at=now)
+    bridge.last_poll_at = now
 
 
 def acknowledge_command(*, bridge: Bridge, command_id, status: str, broker_ticket: str | None = None,
@@ -321,28 +394,29 @@ def acknowledge_command(*, bridge: Bridge, command_id, status: str, broker_ticke
         command.status, command.acked_at, command.error = status, now, (error or "")[:ERROR_MAX]
         command.broker_ticket = broker_ticket or command.broker_ticket
         command.save(update_fields=["status", "acked_at", "error", "broker_ticket"])
-        if command.order is not None:
-            _apply_ack_to_order(command, now=now)
-        events.command_acknowledged.send(sender=Command, target=command, meta={
+        changes = _apply_ack_to_order(command, now=now) if command.order is not None else []
+        events.announce([*changes, events.Change(events.command_acknowledged, Command, command, {
             "type": command.type, "status": status, "broker_ticket": command.broker_ticket, "error": command.error,
             "order": str(command.order_id) if command.order_id else None,
             "position": str(command.position_id) if command.position_id else None,
-        })
+        })], sender=Command)
     return command
 
 
-def _apply_ack_to_order(command: Command, *, now: datetime) -> None:
+def _apply_ack_to_order(command: Command, *, now: datetime) -> list[events.Change]:
+    """The order's move the ack means (its row is locked), to announce."""
     order, status = command.order, command.status
     if command.type == Command.Type.OPEN:
-        if status in (Command.Status.REJECTED, Command.Status.FAILED):
-            _transition(order, Order.Status.REJECTED, now=now, reasons=[f"broker-{status}"])
-        elif status == Command.Status.ACCEPTED:
-            _transition(order, Order.Status.ACCEPTED, now=now)
         if command.broker_ticket and order.broker_ticket is None:
             Order.objects.filter(pk=order.pk).update(broker_ticket=command.broker_ticket)
             order.broker_ticket = command.broker_ticket
+        if status in (Command.Status.REJECTED, Command.Status.FAILED):
+            return _transition([(order, {"reasons": [f"broker-{status}"]})], Order.Status.REJECTED, now=now)
+        if status == Command.Status.ACCEPTED:
+            return _transition([(order, {})], Order.Status.ACCEPTED, now=now)
     elif command.type == Command.Type.CANCEL and status == Command.Status.EXECUTED:
-        _transition(order, Order.Status.CANCELLED, now=now)
+        return _transition([(order, {})], Order.Status.CANCELLED, now=now)
+    return []
 
 
 # --- Fills and positions -------------------------------------------------------------
@@ -362,36 +436,45 @@ def record_fills(*, bridge: Bridge, fills: list[dict]) -> tuple[int, int]:
     with transaction.atomic():
         bridge = _locked_bridge(bridge)
         now = timezone.now()
-        orders = _orders_named_by(fills, bridge)
+        orders = _orders_named_by(fills)
         new = _new_fills(bridge, fills, orders)
         if not new:
             return 0, len(fills)
         positions = _positions_for_fills(bridge, new)
-        changes = _rebuild_positions(bridge, positions, new, now=now)
-        Fill.objects.bulk_create(new.values(), batch_size=BATCH_SIZE, ignore_conflicts=True)
-        late_positions = _settle_orders(new.values(), now=now)
-        for position in changes.opened:
-            events.position_opened.send(sender=Position, target=position, meta=_position_meta(position))
-        for position in changes.closed:
-            events.position_closed.send(sender=Position, target=position, meta=_position_meta(position))
+        position_changes = _rebuild_positions(bridge, positions, new, now=now)
+        insert_all(list(new.values()))  # no conflict: the bridge's lock keeps `new` new
+        transitions, late_positions = _settle_orders(new.values(), now=now)
         for position in late_positions:
             if position.status == Position.Status.OPEN:
                 closing.request_close(position, reason=Position.CloseReason.APPROVAL_EXPIRED, now=now)
-        events.fills_recorded.send(sender=Fill, target=bridge, meta={
-            "inserted": len(new), "duplicates": len(fills) - len(new), "fill_ids": [f.fill_id for f in new.values()],
-        })
+        events.announce([
+            *transitions,
+            *(events.Change(events.position_opened, Position, position, _position_meta(position))
+              for position in position_changes.opened),
+            *(events.Change(events.position_closed, Position, position, _position_meta(position))
+              for position in position_changes.closed),
+            events.Change(events.fills_recorded, Fill, bridge, {
+                "inserted": len(new), "duplicates": len(fills) - len(new),
+                "fill_ids": [fill.fill_id for fill in new.values()]}),
+        ], sender=Fill)
         transaction.on_commit(partial(metrics.fills_total.inc, len(new)))
+        metrics.count_autoclosed(position.close_reason for position in position_changes.closed)
     return len(new), len(fills) - len(new)
 
 
-def _orders_named_by(fills: list[dict], bridge: Bridge) -> dict[str, Order]:
+def _orders_named_by(fills: list[dict]) -> dict[str, Order]:
     """The orders the fills' client order ids name (any bridge's: naming
-    another's is refused), with their approvals (for the fill latency)."""
+    another's is refused), with their approvals (for the fill latency),
+    locked (`_lock_orders`; in pieces of a long list, each piece after the
+    one before in the same order)."""
     names = sorted({fill["client_order_id"] for fill in fills if fill.get("client_order_id")})
-    found = {}
+    expiries = {}
     for chunk in chunks(names):
+        expiries.update(Order.objects.filter(client_order_id__in=chunk).values_list("pk", "expires_at"))
+    found = {}
+    for chunk in chunks(sorted(expiries, key=lambda pk: (expiries[pk], pk))):
         found.update((order.client_order_id, order)
-                     for order in Order.objects.filter(client_order_id__in=chunk).select_related("approval"))
+                     for order in _lock_orders(Order.objects.filter(pk__in=chunk).select_related("approval")))
     return found
 
 
@@ -440,7 +523,7 @@ def _positions_for_fills(bridge: Bridge, new: dict[int, Fill]) -> dict[str, Posi
     tickets = sorted({fill.position_ticket for fill in new.values()})
     positions = {}
     for chunk in chunks(tickets):
-        rows = (Position.objects.select_for_update(of=("self",)).select_related("order")
+        rows = (Position.objects.select_for_update(of=("self",)).select_related("order", "instrument")
                 .filter(bridge=bridge, ticket__in=chunk).order_by("status", "created_at"))
         for position in rows:  # the last one kept wins: "closed" sorts before "open", then the newest
             positions[position.ticket] = position
@@ -499,7 +582,7 @@ def _rebuild_positions(bridge: Bridge, positions: dict[str, Position], new: dict
         is_new = position is None
         was_open = not is_new and position.status == Position.Status.OPEN
         if is_new:
-            position = Position(bridge=bridge, owner_id=bridge.owner_id, instrument_id=fills[0].instrument_id,
+            position = Position(bridge=bridge, owner_id=bridge.owner_id, instrument=fills[0].instrument,
                                 ticket=ticket, created_at=now)
             created.append(position)
             changes.opened.append(position)
@@ -513,7 +596,7 @@ def _rebuild_positions(bridge: Bridge, positions: dict[str, Position], new: dict
             fill.position = position
     if errors:
         raise ValidationError(errors)
-    Position.objects.bulk_create(created, batch_size=BATCH_SIZE)
+    insert_all(created)
     Position.objects.bulk_update(updated, [*POSITION_FIGURES, "status", "close_reason", "unrealized_pnl", "origin",
                                            "order", "signal", "stop_loss", "take_profit", "initial_risk",
                                            "updated_at"], batch_size=BATCH_SIZE)
@@ -554,33 +637,41 @@ def _apply_figures(position: Position, figures: ledger.PositionFigures, *, order
     position.updated_at = now
 
 
-def _settle_orders(new_fills, *, now: datetime) -> list[Position]:
-    """Brings the orders of new in fills up to date (filled volume, partially
-    filled or filled); returns the positions their fills opened after the
-    order had expired, which must be closed."""
+def _settle_orders(new_fills, *, now: datetime) -> tuple[list[events.Change], list[Position]]:
+    """Brings the (locked) orders of new in fills up to date (filled volume,
+    partially filled or filled), set-wise: one UPDATE per status moved to
+    and one for the rest. Returns the moves to announce, and the positions
+    whose fills opened them after their order had expired (to be closed)."""
     touched = {fill.order_id: fill.order for fill in new_fills if fill.order_id and fill.entry == Fill.Entry.IN}
     if not touched:
-        return []
+        return [], []
     totals = {row["order"]: row for row in Fill.objects.filter(order__in=list(touched), entry=Fill.Entry.IN)
               .values("order").annotate(filled=Sum("volume"), first=Min("time"))}
-    late = []
     for order in touched.values():
-        filled, first_fill = totals[order.pk]["filled"], totals[order.pk]["first"]
         if order.filled_volume == 0:
-            seconds = (first_fill - order.approval.created_at).total_seconds()
+            seconds = (totals[order.pk]["first"] - order.approval.created_at).total_seconds()
             transaction.on_commit(partial(metrics.order_fill_seconds.observe, max(seconds, 0.0)))
-        if order.status in Order.UNFILLED and order.expires_at <= now:
-            _expire(order, now=now)
+    # Past its expiry before the sweep got to it: expired first, as the sweep would have.
+    changes = _expire([order for order in touched.values()
+                       if order.status in Order.UNFILLED and order.expires_at <= now], now=now)
+    moves, volumes = defaultdict(list), {}
+    for order in touched.values():
+        filled = totals[order.pk]["filled"]
         target = Order.Status.FILLED if order.volume is not None and filled >= order.volume \
             else Order.Status.PARTIALLY_FILLED
-        if order.status == target or order.volume is None or not _transition(order, target, now=now,
-                                                                            filled_volume=filled):
-            Order.objects.filter(pk=order.pk).update(filled_volume=filled, updated_at=now)
-            order.filled_volume = filled
-        if order.status in (Order.Status.EXPIRED, Order.Status.CANCELLED):
-            late.extend({fill.position.pk: fill.position for fill in new_fills
-                         if fill.order_id == order.pk and fill.entry == Fill.Entry.IN}.values())
-    return late
+        if order.volume is not None and order.status != target and order.status in Order.TRANSITIONS[target]:
+            moves[target].append((order, {"filled_volume": filled}))
+        else:  # already there, or past filling (expired, cancelled, ...): the volume only
+            volumes[order.pk] = order.filled_volume = filled
+    for target, group in moves.items():
+        changes += _transition(group, target, now=now)
+    if volumes:
+        Order.objects.filter(pk__in=list(volumes)).update(filled_volume=_per_order("filled_volume", volumes),
+                                                          updated_at=now)
+    late = {fill.position.pk: fill.position for fill in new_fills
+            if fill.order_id and fill.entry == Fill.Entry.IN
+            and touched[fill.order_id].status in (Order.Status.EXPIRED, Order.Status.CANCELLED)}
+    return changes, list(late.values())
 
 
 def _position_meta(position: Position) -> dict:

@@ -53,7 +53,8 @@ class SignatureRejected(AuthenticationFailed):
 
 
 class SignatureFailureThrottle(ScopedThrottle):
-    """Refused signed requests per client address. DRF's throttles only run
+    """Refused signed requests (and other refused machine credentials, such
+    as unknown alert hook tokens) per client address. DRF's throttles only run
     once authentication has succeeded, so without this budget every forged
     request would cost a verification and an audit entry (written under the
     chain's single lock), and one address could stall every real write."""
@@ -194,23 +195,29 @@ class SignatureAuthentication(BaseAuthentication):
         return client, matched
 
     def deny(self, request, reason: str, key_id: str, exc: SignatureRejected):
-        """Refuses the request: a 401, or a 429 once the client address has
-        spent its budget of refusals. The budget is consulted only here, after
-        verification, never before it: the signature is the one thing that
-        tells a client from a forger behind the same address (a NAT, a
-        shared egress proxy), so a valid request always passes, and the
-        success path costs no cache round trip. What a flood can no longer
-        multiply is the audit write: past the budget only the first refusal
-        of each window is audited."""
+        """Refuses the request (`refuse`), with the claimed key id cut to size."""
         key_id = key_id[:self.key_id_max_length]
-        throttle = SignatureFailureThrottle()
-        if not throttle.allow_request(request, None):
-            self.count_denial("rate_limited")
-            wait = max(1.0, throttle.wait() or throttle.duration)
-            if cache.add(f"{throttle.key}:audited", True, timeout=int(wait) + 1):
-                self.audit_denial("rate_limited", key_id)
-            raise RefusalsThrottled(wait=wait, detail="Too many refused signed requests from this address; "
-                                                      "try again later.")
-        self.count_denial(reason)
-        self.audit_denial(reason, key_id)
-        raise exc
+        refuse(request, reason=reason, exc=exc, count=self.count_denial,
+               audit=lambda reason: self.audit_denial(reason, key_id))
+
+
+def refuse(request, *, reason: str, exc: Exception, count, audit):
+    """Refuses a request whose credential failed: raises `exc`, or a 429 once
+    the client address has spent its budget of refusals. `count(reason)` and
+    `audit(reason)` record the refusal. The budget is consulted only here,
+    after verification, never before it: the credential is the one thing
+    that tells a client from a forger behind the same address (a NAT, a
+    shared egress proxy, a charting tool's senders), so a valid request
+    always passes, and the success path costs no cache round trip. What a
+    flood can no longer multiply is the audit write: past the budget only the
+    first refusal of each window is audited."""
+    throttle = SignatureFailureThrottle()
+    if not throttle.allow_request(request, None):
+        count("rate_limited")
+        wait = max(1.0, throttle.wait() or throttle.duration)
+        if cache.add(f"{throttle.key}:audited", True, timeout=int(wait) + 1):
+            audit("rate_limited")
+        raise RefusalsThrottled(wait=wait, detail="Too many refused requests from this address; try again later.")
+    count(reason)
+    audit(reason)
+    raise exc

@@ -9,15 +9,22 @@ bridge sends what was not confirmed again, with the same fill ids and acks,
 which the platform recognises: nothing is lost or counted twice.
 
 The control file takes one JSON object per line, appended by whoever wants
-(tests, demos); each loop reads the complete lines added since the last
-loop (the offset read so far is part of the state):
+(tests, demos, drills); each loop reads the complete lines added since the
+last loop (the offset read so far is part of the state):
 
     {"reject_next": 1}                          reject the next open
     {"partial_next": 1, "parts": 2}             fill the next open in 2 deals
     {"close": "100001", "report": false}        close a position by hand; with
                                                 report false the platform is not told
     {"open": {"instrument": "EURUSD", "side": "buy", "volume": "0.10"}}
-                                                open a position by hand (no client_order_id)
+                                                open a position by hand (no client_order_id);
+                                                "report": false as for close
+    {"price": {"XAUUSD": "1985.00"}}            move the constant price source's bids from
+                                                now on (until the bridge stops: a restarted
+                                                one starts from the reference prices again)
+    {"correct": {"ticket": "100001", "open_price": "1.08550"}}
+                                                the broker corrects a position's open price
+                                                without a deal: only the snapshots show it
 """
 
 import json

@@ -67,7 +67,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from paperbroker.logs import log
-from paperbroker.prices import Bar, PriceSource
+from paperbroker.prices import Bar, ConstantPrices, PriceSource
 
 BUY, SELL = "buy", "sell"
 CENT = Decimal("0.01")
@@ -455,7 +455,10 @@ class PaperBroker:
         """Carries out one control instruction (the forms are listed in
         `paperbroker.bridge`), or raises InstructionError changing nothing."""
         if not isinstance(instruction, dict) or len(instruction.keys() - {"parts", "report"}) != 1:
-            raise InstructionError("expected one of reject_next, partial_next, close, open")
+            raise InstructionError("expected one of reject_next, partial_next, close, open, price, correct")
+        report = instruction.get("report", True)
+        if not isinstance(report, bool):
+            raise InstructionError("report must be true or false")
         if "reject_next" in instruction:
             self.account.reject_next += _count(instruction["reject_next"], "reject_next")
         elif "partial_next" in instruction:
@@ -464,9 +467,13 @@ class PaperBroker:
                 raise InstructionError("parts must be an integer of at least 2")
             self.account.partial_next, self.account.partial_parts = count, parts
         elif "close" in instruction:
-            self._close_by_hand(str(instruction["close"]), report=instruction.get("report", True), now=now)
+            self._close_by_hand(str(instruction["close"]), report=report, now=now)
         elif "open" in instruction:
-            self._open_by_hand(instruction["open"], now=now)
+            self._open_by_hand(instruction["open"], report=report, now=now)
+        elif "price" in instruction:
+            self._move_prices(instruction["price"], now=now)
+        elif "correct" in instruction:
+            self._correct_open_price(instruction["correct"])
         else:
             raise InstructionError(f"unknown instruction {next(iter(instruction))!r}")
 
@@ -474,8 +481,6 @@ class PaperBroker:
         position = self.account.positions.get(ticket)
         if position is None:
             raise InstructionError(f"no open position {ticket}")
-        if not isinstance(report, bool):
-            raise InstructionError("report must be true or false")
         quote = self._market(position.instrument, placed_at=now, now=now)
         if quote is None:
             raise InstructionError(f"no price for {position.instrument}")
@@ -484,7 +489,7 @@ class PaperBroker:
                    time=max(quote.time, position.open_time), fill_id=f"manual-close-{ticket}", report=report)
         log("position.closed", ticket=ticket, reason="manual", price=price, reported=report)
 
-    def _open_by_hand(self, order, *, now: datetime) -> None:
+    def _open_by_hand(self, order, *, report: bool, now: datetime) -> None:
         try:
             instrument, side, volume = order["instrument"], order["side"], Decimal(str(order["volume"]))
         except (TypeError, KeyError, InvalidOperation) as error:
@@ -499,9 +504,40 @@ class PaperBroker:
         position = self._new_position(ticket, None, instrument, side, quote, stop_loss=None, take_profit=None)
         price = self._market_deal_price(spec, side, quote.price)
         self._deal(position, entry="in", volume=volume, price=price, time=quote.time,
-                   fill_id=f"manual-open-{ticket}")
+                   fill_id=f"manual-open-{ticket}", report=report)
         log("position.opened", ticket=ticket, reason="manual", instrument=instrument, side=side, volume=volume,
-            price=price)
+            price=price, reported=report)
+
+    def _move_prices(self, moves, *, now: datetime) -> None:
+        """Moves the constant source's bids to the given prices from `now`
+        on; every price is checked before any moves."""
+        if not isinstance(self.prices, ConstantPrices):
+            raise InstructionError("only the constant price source can be moved")
+        if not isinstance(moves, dict) or not moves:
+            raise InstructionError("price needs an object of instrument: price")
+        checked = {}
+        for instrument, text in moves.items():
+            spec, price = SYMBOLS.get(instrument), _price(text)
+            if spec is None or instrument not in self.prices.steps or price is None or spec.on_tick(price) != price:
+                raise InstructionError(f"cannot move {instrument} to {text!r}: a positive price on its tick grid")
+            checked[instrument] = price
+        for instrument, price in checked.items():
+            self.prices.move(instrument, price, at=now)
+            log("price.moved", instrument=instrument, price=price)
+
+    def _correct_open_price(self, correction) -> None:
+        """A dealing desk's correction of a position's open price, without a
+        deal: the platform learns of it only from the snapshots."""
+        if not isinstance(correction, dict) or correction.keys() != {"ticket", "open_price"}:
+            raise InstructionError("correct needs ticket and open_price")
+        ticket, price = str(correction["ticket"]), _price(correction["open_price"])
+        position = self.account.positions.get(ticket)
+        if position is None:
+            raise InstructionError(f"no open position {ticket}")
+        if price is None or SYMBOLS[position.instrument].on_tick(price) != price:
+            raise InstructionError(f"cannot correct {ticket} to {correction['open_price']!r}")
+        log("position.corrected", ticket=ticket, open_price=price, was=position.open_price)
+        position.open_price = price
 
     # -- the account as the platform sees it ---------------------------------
 
@@ -597,6 +633,15 @@ class PaperBroker:
         history[key] = value
         while len(history) > HISTORY_LIMIT:
             del history[next(iter(history))]
+
+
+def _price(text) -> Decimal | None:
+    """A price given as a decimal string, when it is a positive one."""
+    try:
+        price = Decimal(text) if isinstance(text, str) else None
+    except InvalidOperation:
+        return None
+    return price if price is not None and price.is_finite() and price > 0 else None
 
 
 def _count(value, name: str) -> int:

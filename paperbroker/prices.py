@@ -81,15 +81,31 @@ class MinuteBars:
 
 
 class ConstantPrices(MinuteBars):
-    """Every minute's bar is flat at the instrument's one price."""
+    """Every minute's bar is flat at the instrument's price, which stays
+    where it is until it is moved (`move`: the control file's `price`, for
+    drills). A move holds from its moment on: the bar of the minute it
+    happens in opens at the old price, reaches the new one and closes at
+    it; the bars before stay as they were."""
 
     def __init__(self, prices: Mapping[str, Decimal], *, clock: Callable[[], datetime] = utc_now):
         super().__init__(clock=clock)
-        self.prices = dict(prices)
+        # Per instrument, each price and the moment it holds from (None: from the start), oldest first.
+        self.steps: dict[str, list[tuple[datetime | None, Decimal]]] = {
+            instrument: [(None, price)] for instrument, price in prices.items()}
+
+    def move(self, instrument: str, price: Decimal, *, at: datetime) -> None:
+        """The instrument's price is `price` from `at` on (`at` no earlier than the last move)."""
+        self.steps[instrument].append((at, price))
 
     def bar_at(self, instrument: str, minute: datetime) -> Bar | None:
-        price = self.prices.get(instrument)
-        return None if price is None else Bar(minute, price, price, price, price)
+        steps = self.steps.get(instrument)
+        if steps is None:
+            return None
+        end = minute + MINUTE
+        open_ = next(price for since, price in reversed(steps) if since is None or since <= minute)
+        within = [price for since, price in steps if since is not None and minute < since < end]
+        reached = [open_, *within]
+        return Bar(minute, open_, max(reached), min(reached), reached[-1])
 
 
 class RandomWalkPrices(MinuteBars):

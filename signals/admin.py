@@ -2,26 +2,65 @@
 
 Producer writes go through signals.services (so they are audited as
 producer.create/rotate/disable); a new secret is shown once, in the page
-that answers the add or rotate request (machines/admin.py). Signals are
-read-only: nothing a strategy sent can be edited here.
+that answers the add or rotate request (machines/admin.py). Signals and
+subscriptions are read-only: nothing a strategy sent can be edited here,
+and users subscribe through the API. Each producer's page lists its
+subscribers.
 """
 
 from django.contrib import admin
+from django.db.models import Count
 
 from signals import selectors, services
-from signals.models import Instrument, Producer, Signal
+from signals.models import Instrument, Producer, Signal, Subscription
 from core.admin import IdSearchMixin, ReadOnlyAdmin, pretty_json
 from core.prices import format_price
 from machines.admin import MachineClientAdmin
 
 
+class SubscriptionInline(admin.TabularInline):
+    """Who receives the producer's signals (read-only: users subscribe
+    through the API, which audits it)."""
+
+    model = Subscription
+    fields = ["user", "active", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ["-created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "producer")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(boolean=True, description="receives its signals")
+    def active(self, subscription):
+        return subscription.active
+
+
 @admin.register(Producer)
 class ProducerAdmin(MachineClientAdmin):
-    list_display = ["name", "owner", "key_id", "enabled", "created_at", "disabled_at"]
-    list_filter = ["enabled"]
+    list_display = ["name", "owner", "key_id", "enabled", "public", "subscriber_count", "created_at", "disabled_at"]
+    list_filter = ["enabled", "public"]
     list_select_related = ["owner"]
     search_fields = ["name", "key_id", "owner__username"]
     autocomplete_fields = ["owner"]
+    detail_fields = [*MachineClientAdmin.detail_fields, "public", "max_lag_seconds", "subscriber_count",
+                     "alert_token_created_at"]
+    inlines = [SubscriptionInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(subscriber_count=Count("subscriptions"))
+
+    @admin.display(description="subscribers", ordering="subscriber_count")
+    def subscriber_count(self, producer):
+        return producer.subscriber_count
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
 
     def create_client(self, obj):
         return services.create_producer(name=obj.name, owner=obj.owner)
@@ -69,7 +108,8 @@ class SignalAdmin(IdSearchMixin, ReadOnlyAdmin):
     ordering = ["-created_at", "-id"]
     show_full_result_count = False
     fields = ["id", "status_now", "instrument", "side", "time", "version", "entry", "stop", "target",
-              "expires_at", "created_at", "producer", "owner", "payload_formatted", "fingerprint"]
+              "expires_at", "created_at", "producer", "owner", "origin", "deliveries", "payload_formatted",
+              "fingerprint"]
     readonly_fields = fields
 
     @admin.display(description="status")
@@ -91,3 +131,18 @@ class SignalAdmin(IdSearchMixin, ReadOnlyAdmin):
     @admin.display(description="payload")
     def payload_formatted(self, signal):
         return pretty_json(signal.payload)
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(IdSearchMixin, ReadOnlyAdmin):
+    list_display = ["producer", "user", "active", "created_at"]
+    list_filter = ["producer"]
+    list_select_related = ["producer", "user"]
+    search_fields = ["producer__name", "user__username"]
+    search_help_text = "A producer, a username, or a subscription id."
+    fields = ["id", "producer", "user", "active", "created_at"]
+    readonly_fields = fields
+
+    @admin.display(boolean=True, description="receives its signals")
+    def active(self, subscription):
+        return subscription.active

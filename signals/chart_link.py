@@ -1,9 +1,11 @@
 """The signal resource's `chart_url`: a signed link (core/signed_links.py) to
 the signal's chart at the default size. The charting app draws it, at the URL
 named `public-chart-signal`; the link is made by that name, so signals, below
-charting, needs none of its code."""
+charting, needs none of its code. Whether a signal has bars to draw is
+charting's to say too: it provides the probe from its `ready()`."""
 
 import time
+from typing import Callable, Iterable
 
 from django.urls import reverse
 
@@ -22,3 +24,19 @@ def signal_chart_url(signal, *, request=None) -> str:
     expires = (int(time.time()) + TTL_SECONDS) // GRANULARITY_SECONDS * GRANULARITY_SECONDS
     path = signed_path(reverse("public-chart-signal", kwargs={"pk": signal.pk}), CHART_PARAMS, expires=expires)
     return request.build_absolute_uri(path) if request is not None else path
+
+
+_chart_probe: Callable[[list], set] | None = None
+
+
+def provide_chart_probe(probe: Callable[[list], set]) -> None:
+    """`probe(signals)`: the ids of those of `signals` whose chart has bars
+    to draw, in one query."""
+    global _chart_probe
+    _chart_probe = probe
+
+
+def charted(signals: Iterable) -> set | None:
+    """The ids of `signals` that have a chart, or None when no app draws
+    charts (then every signal links to its chart)."""
+    return _chart_probe(list(signals)) if _chart_probe is not None else None

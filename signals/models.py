@@ -1,6 +1,8 @@
+import hashlib
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Upper
 from django.utils import timezone
@@ -8,6 +10,9 @@ from django.utils import timezone
 from core.display import utc_time
 from core.model_fields import decimal_field
 from machines.models import MachineClient, MachineSecret
+
+
+MAX_LAG_LIMIT_SECONDS = 3600
 
 
 class Instrument(models.Model):
@@ -47,6 +52,25 @@ class Producer(MachineClient):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="producers",
                               help_text="Whose feed the producer's signals land in.")
+    public = models.BooleanField(default=False, help_text="Listed to every user, who may subscribe to it; "
+                                                          "only then do its signals reach subscribers' feeds.")
+    max_lag_seconds = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(1), MaxValueValidator(MAX_LAG_LIMIT_SECONDS)],
+        help_text="Alerts (POST /hooks/alerts/<token>/) whose time is older than this are refused as stale.")
+    # SHA-256 hex of the alert hook's token: the token itself is shown once and never stored.
+    alert_token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    alert_token_created_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta(MachineClient.Meta):
+        constraints = [
+            models.CheckConstraint(name="producer_max_lag_range", condition=models.Q(
+                max_lag_seconds__gte=1, max_lag_seconds__lte=MAX_LAG_LIMIT_SECONDS)),
+        ]
+
+
+def alert_token_digest(token: str) -> str:
+    """What is stored of a producer's alert token: its SHA-256, hex."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class ProducerSecret(MachineSecret):
@@ -73,7 +97,20 @@ class Signal(models.Model):
         EXPIRED = "expired"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signals")
+    # Looked up through `signal_feed_idx`, which starts with it: an index of
+    # its own would only slow down the insert of a signal's copies.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signals",
+                              db_index=False)
+    # A producer's signal lands in its owner's feed (this row, origin None:
+    # the publication, which the dedup key identifies) and in each
+    # subscriber's feed as a copy of it (origin set): every copy has its own
+    # status, approval, order and chart. Its lookups use the index of
+    # `signal_one_copy_per_feed`: no index of its own to keep up on every insert.
+    origin = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, editable=False,
+                               related_name="copies", db_index=False)
+    # On the owner's signal: how many feeds the publication reached (its
+    # owner's and its subscribers'), what a replay of it answers.
+    deliveries = models.PositiveIntegerField(null=True, blank=True, editable=False, default=1, db_default=1)
     producer = models.ForeignKey(Producer, on_delete=models.PROTECT, related_name="signals")
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="signals")
     side = models.CharField(max_length=4, choices=Side.choices)
@@ -95,7 +132,13 @@ class Signal(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["producer", "instrument", "time", "version"], name="signal_dedup_key"),
+            models.UniqueConstraint(fields=["producer", "instrument", "time", "version"], name="signal_dedup_key",
+                                    condition=models.Q(origin__isnull=True)),
+            models.UniqueConstraint(fields=["origin", "owner"], name="signal_one_copy_per_feed",
+                                    condition=models.Q(origin__isnull=False)),
+            models.CheckConstraint(name="signal_deliveries_on_publication",
+                                   condition=models.Q(origin__isnull=True, deliveries__isnull=False, deliveries__gte=1)
+                                   | models.Q(origin__isnull=False, deliveries__isnull=True)),
             models.CheckConstraint(condition=models.Q(version__gte=1), name="signal_version_positive"),
             models.CheckConstraint(condition=models.Q(entry_price__gt=0), name="signal_entry_price_positive"),
             models.CheckConstraint(condition=models.Q(expires_at__gt=models.F("time")),
@@ -120,3 +163,29 @@ class Signal(models.Model):
         if self.status == self.Status.PENDING and self.expires_at <= (now or timezone.now()):
             return self.Status.EXPIRED
         return self.status
+
+
+class Subscription(models.Model):
+    """A user's wish to receive a producer's signals in their own feed. It
+    delivers while the producer is public (or the user owns it) and the user
+    is active: a producer made private again stops reaching its subscribers
+    without their subscriptions being lost."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscriptions")
+    producer = models.ForeignKey(Producer, on_delete=models.CASCADE, related_name="subscriptions")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["producer", "user"], name="subscription_once_per_user")]
+        indexes = [models.Index(fields=["user", "created_at", "id"], name="subscription_user_idx")]
+
+    def __str__(self):
+        return f"{self.user_id} to {self.producer_id}"
+
+    @property
+    def active(self) -> bool:
+        """Whether the producer's next signal reaches this user (reads the
+        producer and the user: lists select_related them)."""
+        return self.user.is_active and (self.producer.public or self.producer.owner_id == self.user_id)

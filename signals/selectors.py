@@ -1,13 +1,16 @@
 """Reads of the signals app: which signals a user may see, and the status
 filter that treats a pending signal past its expiry as expired."""
 
+import hmac
+
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from machines import selectors as machine_selectors
 from signals import caches
-from signals.models import Instrument, Producer, Signal
+from signals.chart_link import signal_chart_url
+from signals.models import Instrument, Producer, Signal, Subscription, alert_token_digest
 
 
 def signal_queryset() -> QuerySet[Signal]:
@@ -21,6 +24,35 @@ def visible_signals(*, user) -> QuerySet[Signal]:
     return queryset if user.is_staff else queryset.filter(owner=user)
 
 
+def visible_producers(*, user) -> QuerySet[Producer]:
+    """The producers a user may see and subscribe to: the enabled public
+    ones and the user's own, with `subscribed` (by this user) and
+    `subscribers` (how many subscriptions it has)."""
+    mine = Subscription.objects.filter(producer=OuterRef("pk"), user=user)
+    return (Producer.objects.filter(Q(public=True, enabled=True) | Q(owner=user)).select_related("owner")
+            .annotate(subscribed=Exists(mine), subscribers=Count("subscriptions", distinct=True)))
+
+
+def own_producers(*, user) -> QuerySet[Producer]:
+    """The producers the user owns: the only ones the user may change."""
+    return visible_producers(user=user).filter(owner=user)
+
+
+def subscriptions_of(*, user) -> QuerySet[Subscription]:
+    return Subscription.objects.filter(user=user).select_related("user", "producer")
+
+
+def producer_of_alert_token(token: str) -> Producer | None:
+    """The enabled producer of that alert token, or None. Found through its
+    digest's index (the database comparing digests tells nothing about the
+    token), then compared in constant time."""
+    digest = alert_token_digest(token)
+    producer = Producer.objects.filter(alert_token_hash=digest, enabled=True).select_related("owner").first()
+    if producer is None or not hmac.compare_digest(producer.alert_token_hash, digest):
+        return None
+    return producer
+
+
 def with_effective_status(queryset: QuerySet[Signal], status: str, *, now=None) -> QuerySet[Signal]:
     now = now or timezone.now()
     if status == Signal.Status.PENDING:
@@ -28,6 +60,11 @@ def with_effective_status(queryset: QuerySet[Signal], status: str, *, now=None) 
     if status == Signal.Status.EXPIRED:
         return queryset.filter(Q(status=Signal.Status.EXPIRED) | Q(status=Signal.Status.PENDING, expires_at__lte=now))
     return queryset.filter(status=status)
+
+
+def count_pending(*, now) -> int:
+    """Signals awaiting their owner's decision (every feed's)."""
+    return with_effective_status(Signal.objects.all(), Signal.Status.PENDING, now=now).count()
 
 
 def enabled_instrument(symbol: str) -> Instrument | None:
@@ -59,3 +96,19 @@ def _from_row(model, values: dict):
     fields = [f for f in model._meta.concrete_fields if f.attname in values]
     return model.from_db(connection.alias, [f.attname for f in fields],
                          [f.to_python(values[f.attname]) for f in fields])
+
+
+def signal_resources(signals: list[Signal]) -> list[dict]:
+    """The signals as the API writes them (their serializer's output), for
+    other apps that publish them (delivery's event outbox). The rows need
+    what signal_queryset() joins (a new signal: its approval cached as None)."""
+    from signals.serializers import SignalSerializer  # it imports this module
+
+    return SignalSerializer(signals, many=True).data
+
+
+def signal_chart_path(signal_id) -> str:
+    """A freshly signed link (a path) to the chart of signal `signal_id`, for
+    a copy of its resource sent later than it was written (the link expires
+    within the hour: delivery's events sign theirs as they are sent)."""
+    return signal_chart_url(Signal(pk=signal_id))

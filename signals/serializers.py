@@ -2,13 +2,12 @@ import json
 from datetime import timedelta
 
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from signals import selectors
-from signals.chart_link import signal_chart_url
-from signals.models import Signal
+from signals import chart_link
+from signals.models import MAX_LAG_LIMIT_SECONDS, Signal
 from core.fields import AmountField, StrictIntegerField, rfc3339
 from core.prices import format_price
 from core.problems import PayloadTooLarge
@@ -21,6 +20,14 @@ class ApprovalSummarySerializer(serializers.Serializer):
     id = serializers.UUIDField()
     decision = serializers.CharField()
     created_at = serializers.DateTimeField()
+
+
+class SignalListSerializer(serializers.ListSerializer):
+    def to_representation(self, data):
+        signals = list(data)
+        # One probe for the page, not one per signal.
+        self.child.charted = chart_link.charted(signals)
+        return [self.child.to_representation(signal) for signal in signals]
 
 
 class SignalSerializer(serializers.Serializer):
@@ -46,6 +53,13 @@ class SignalSerializer(serializers.Serializer):
     owner = serializers.CharField(source="owner.username")
     approval = serializers.SerializerMethodField()
     chart_url = serializers.SerializerMethodField()
+
+    class Meta:
+        list_serializer_class = SignalListSerializer
+
+    # The ids of the signals being written that have a chart; set by the
+    # list for its page, probed per signal otherwise.
+    charted = None
 
     def to_representation(self, signal):
         digits = signal.instrument.digits
@@ -79,9 +93,13 @@ class SignalSerializer(serializers.Serializer):
             return None
         return {"id": str(approval.pk), "decision": approval.decision, "created_at": rfc3339(approval.created_at)}
 
-    @extend_schema_field(OpenApiTypes.URI)
-    def get_chart_url(self, signal):
-        return signal_chart_url(signal, request=self.context.get("request"))
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_chart_url(self, signal) -> str | None:
+        """Null while the signal has no bars to draw, rather than a link that answers 404."""
+        charted = self.charted if self.charted is not None else chart_link.charted([signal])
+        if charted is not None and signal.pk not in charted:
+            return None
+        return chart_link.signal_chart_url(signal, request=self.context.get("request"))
 
 
 class SignalIngestSerializer(serializers.Serializer):
@@ -157,3 +175,59 @@ class SignalIngestSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+
+class IngestAnswerSerializer(SignalSerializer):
+    """The answer to an ingestion: the signal in its producer's owner's feed,
+    and how many feeds the publication reached (the owner's and its
+    subscribers'; a replay reports the first answer's count and reaches no
+    one again)."""
+
+    deliveries = serializers.IntegerField(min_value=1)
+
+    def to_representation(self, signal):
+        return {**super().to_representation(signal), "deliveries": signal.deliveries}
+
+
+class ProducerSerializer(serializers.Serializer):
+    """A producer as users see it (the public ones and their own)."""
+
+    name = serializers.CharField()
+    owner = serializers.CharField(source="owner.username")
+    public = serializers.BooleanField()
+    enabled = serializers.BooleanField(help_text="A disabled producer sends nothing; only its owner sees it.")
+    max_lag = serializers.IntegerField(source="max_lag_seconds",
+                                       help_text="Seconds an alert's `time` may be behind the server's clock.")
+    subscribers = serializers.IntegerField(help_text="How many users subscribed to it.")
+    subscribed = serializers.BooleanField(help_text="Whether you subscribed to it.")
+    created_at = serializers.DateTimeField()
+
+
+class ProducerUpdateSerializer(serializers.Serializer):
+    """The body of PATCH /api/v1/producers/{name}/: either field or both."""
+
+    public = serializers.BooleanField(required=False, help_text="Listed to every user, who may subscribe.")
+    max_lag = StrictIntegerField(required=False, min_value=1, max_value=MAX_LAG_LIMIT_SECONDS,
+                                 help_text="Seconds an alert's `time` may be behind the server's clock.")
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Give public, max_lag or both.")
+        return {"public": attrs.get("public"), "max_lag_seconds": attrs.get("max_lag")}
+
+
+class AlertTokenSerializer(serializers.Serializer):
+    url = serializers.URLField(help_text="Where the charting tool posts its alerts; it contains the token.")
+    token = serializers.CharField(help_text="Shown this once: only its hash is stored.")
+
+
+class SubscriptionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    producer = serializers.CharField(source="producer.name")
+    active = serializers.BooleanField(help_text="Whether the producer's next signals reach your feed: while it is "
+                                                "public (or yours) and your account is active.")
+    created_at = serializers.DateTimeField()
+
+
+class SubscriptionCreateSerializer(serializers.Serializer):
+    producer = serializers.CharField(max_length=100, help_text="The name of a public producer, or one of yours.")

@@ -1,21 +1,26 @@
 import json
 
+from django.http import HttpResponseNotFound
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
-from rest_framework.generics import GenericAPIView
+from rest_framework.generics import GenericAPIView, get_object_or_404
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from machines.authentication import refusal_reason
 from signals import selectors, services
-from signals.authentication import IsProducer, ProducerSignatureAuthentication, ProducerThrottle
+from signals.authentication import (AlertHookThrottle, AlertTokenAuthentication, IsProducer,
+                                    ProducerSignatureAuthentication, ProducerThrottle, UnknownAlertToken)
 from signals.filters import SignalFilter
 from signals.metrics import signals_rejected_total
-from signals.models import Signal
-from signals.serializers import SignalIngestSerializer, SignalSerializer
+from signals.models import Producer, Signal, Subscription
+from signals.serializers import (AlertTokenSerializer, IngestAnswerSerializer, ProducerSerializer,
+                                 ProducerUpdateSerializer, SignalIngestSerializer, SignalSerializer,
+                                 SubscriptionCreateSerializer, SubscriptionSerializer)
 from core.csv_export import FETCH_ROWS, CSVRenderer, streaming_csv_response
 from core.prices import format_price
 
@@ -29,6 +34,8 @@ class VisibleSignalsMixin:
         return selectors.visible_signals(user=self.request.user)
 
 
+@extend_schema_view(list=extend_schema(summary="Your feed (staff: every feed), newest first"),
+                   retrieve=extend_schema(summary="One signal of your feed"))
 class SignalViewSet(VisibleSignalsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
     """POST is a producer's signed ingestion; GET is a person's feed (JWT).
     They share a path, so authentication, permission and throttle follow the
@@ -56,10 +63,12 @@ class SignalViewSet(VisibleSignalsMixin, mixins.ListModelMixin, mixins.RetrieveM
         return super().handle_exception(exc)
 
     @extend_schema(
+        summary="Publish a signal (a producer's signed call) to its owner's and subscribers' feeds",
         request=SignalIngestSerializer,
         responses={
-            201: SignalSerializer,
-            200: OpenApiResponse(SignalSerializer, description="Idempotent replay (`Idempotent-Replayed: true`)."),
+            201: IngestAnswerSerializer,
+            200: OpenApiResponse(IngestAnswerSerializer, description="Idempotent replay (`Idempotent-Replayed: "
+                                                                     "true`): reaches no one again."),
             401: OpenApiResponse(description="Missing header, unknown/disabled producer, bad signature, "
                                              "stale timestamp"),
             409: OpenApiResponse(description="Same dedup key, other content"),
@@ -70,15 +79,21 @@ class SignalViewSet(VisibleSignalsMixin, mixins.ListModelMixin, mixins.RetrieveM
         },
     )
     def create(self, request):
-        serializer = SignalIngestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        signal, created = services.ingest_signal(producer=request.user, received_at=timezone.now(),
-                                                 **serializer.validated_data)
-        data = self.get_serializer(signal).data
-        if not created:
-            return Response(data, status=status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
-        location = request.build_absolute_uri(reverse("v1:signal-detail", kwargs={"pk": signal.pk}))
-        return Response(data, status=status.HTTP_201_CREATED, headers={"Location": location})
+        return ingestion_answer(request, producer=request.user)
+
+
+def ingestion_answer(request, *, producer, **options) -> Response:
+    """Publishes the signal of the request's body for `producer`, whichever
+    way it came in, and answers with the owner's signal and its reach."""
+    serializer = SignalIngestSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    signal, created = services.ingest_signal(producer=producer, received_at=timezone.now(), **options,
+                                             **serializer.validated_data)
+    data = IngestAnswerSerializer(signal, context={"request": request}).data
+    if not created:
+        return Response(data, status=status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
+    location = request.build_absolute_uri(reverse("v1:signal-detail", kwargs={"pk": signal.pk}))
+    return Response(data, status=status.HTTP_201_CREATED, headers={"Location": location})
 
 
 EXPORT_COLUMNS = ["id", "instrument", "side", "time", "version", "entry_price", "stop_loss", "take_profit",
@@ -101,8 +116,132 @@ class SignalExportView(VisibleSignalsMixin, GenericAPIView):
     renderer_classes = [CSVRenderer]
     pagination_class = None
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, filters=True)
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, filters=True,
+                   summary="Your signals (staff: all) as CSV, with the list filters")
     def get(self, request):
         signals = self.filter_queryset(self.get_queryset()).order_by("-created_at", "-id")
         return streaming_csv_response(filename="signals.csv", header=EXPORT_COLUMNS,
                                       rows=(export_row(s) for s in signals.iterator(chunk_size=FETCH_ROWS)))
+
+
+# A producer's name, as its model bounds it (a longer one names no producer).
+PRODUCER_NAME = OpenApiParameter("name", {"type": "string", "minLength": 1, "maxLength": 100}, OpenApiParameter.PATH)
+
+
+@extend_schema_view(list=extend_schema(summary="Public producers, and yours"),
+                    retrieve=extend_schema(summary="A public producer, or one of yours",
+                                           parameters=[PRODUCER_NAME]))
+class ProducerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
+    """The producers a user may see: the public ones and their own. Only the
+    owner changes one; to anyone else a private producer does not exist."""
+
+    serializer_class = ProducerSerializer
+    lookup_field = "name"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return Producer.objects.none()
+        if self.action in ("partial_update", "alert_token"):
+            return selectors.own_producers(user=self.request.user)
+        return selectors.visible_producers(user=self.request.user)
+
+    @extend_schema(summary="Make your producer public or private, or set its alerts' max_lag",
+                   request=ProducerUpdateSerializer, responses={200: ProducerSerializer}, parameters=[PRODUCER_NAME])
+    def partial_update(self, request, name=None):
+        producer = self.get_object()
+        serializer = ProducerUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.update_producer(producer=producer, **serializer.validated_data)
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(summary="A new alert hook URL for your producer (revokes the previous one)",
+                   request=None, responses={201: AlertTokenSerializer}, parameters=[PRODUCER_NAME])
+    def alert_token(self, request, name=None):
+        token = services.rotate_alert_token(producer=self.get_object())
+        url = request.build_absolute_uri(reverse("alert-hook", kwargs={"token": token}))
+        return Response(AlertTokenSerializer({"url": url, "token": token}).data, status=status.HTTP_201_CREATED,
+                        headers={"Cache-Control": "no-store"})
+
+
+@extend_schema_view(list=extend_schema(summary="Your subscriptions"),
+                    retrieve=extend_schema(summary="One of your subscriptions"))
+class SubscriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
+    """The caller's subscriptions: each brings a producer's next signals into
+    the caller's feed, as copies of their own."""
+
+    serializer_class = SubscriptionSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return Subscription.objects.none()
+        return selectors.subscriptions_of(user=self.request.user)
+
+    @extend_schema(
+        summary="Subscribe to a producer's signals",
+        request=SubscriptionCreateSerializer,
+        responses={201: SubscriptionSerializer,
+                   200: OpenApiResponse(SubscriptionSerializer, description="Already subscribed: the existing "
+                                                                            "subscription, unchanged"),
+                   404: OpenApiResponse(description="No public producer of that name (nor one of yours)")},
+    )
+    def create(self, request):
+        serializer = SubscriptionCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        producer = get_object_or_404(selectors.visible_producers(user=request.user),
+                                     name=serializer.validated_data["producer"])
+        subscription, created = services.subscribe(user=request.user, producer=producer)
+        data = self.get_serializer(subscription).data
+        if not created:
+            return Response(data, status=status.HTTP_200_OK)
+        location = request.build_absolute_uri(reverse("v1:subscription-detail", kwargs={"pk": subscription.pk}))
+        return Response(data, status=status.HTTP_201_CREATED, headers={"Location": location})
+
+    @extend_schema(summary="Unsubscribe: the producer's next signals no longer reach you",
+                   responses={204: None})
+    def destroy(self, request, pk=None):
+        services.unsubscribe(subscription=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AlertHookView(APIView):
+    """POST /hooks/alerts/<token>/: a signal from a charting tool that can
+    send a body but no headers of its own (TradingView's alert webhooks).
+    The token in the URL is the producer's credential; the body is a signed
+    ingestion's, published the same way (dedup, replay, audit, subscribers),
+    and refused as stale when its `time` is more than the producer's
+    `max_lag` behind the clock."""
+
+    authentication_classes = [AlertTokenAuthentication]
+    permission_classes = [IsProducer]
+    throttle_classes = [AlertHookThrottle]
+
+    @extend_schema(
+        summary="Publish a signal from a charting tool's alert",
+        request=SignalIngestSerializer, auth=[],
+        responses={
+            201: IngestAnswerSerializer,
+            200: OpenApiResponse(IngestAnswerSerializer, description="Idempotent replay (`Idempotent-Replayed: "
+                                                                     "true`): reaches no one again."),
+            404: OpenApiResponse(description="Unknown or revoked token: the answer of a URL that does not exist"),
+            409: OpenApiResponse(description="Same dedup key, other content"),
+            422: OpenApiResponse(description="Invalid fields, a signal already expired, or `stale-alert`: its "
+                                             "`time` more than the producer's max_lag in the past"),
+            429: OpenApiResponse(description="Too many alerts for this token, or too many unknown tokens from "
+                                             "this address"),
+        },
+    )
+    def post(self, request, token):
+        return ingestion_answer(request, producer=request.user, max_lag_seconds=request.user.max_lag_seconds,
+                                via="alert-hook")
+
+    def handle_exception(self, exc):
+        if isinstance(exc, UnknownAlertToken):
+            # A bare 404 without this view's headers (Allow, Vary), which
+            # core.middleware.ApiProblemMiddleware answers exactly as it
+            # answers a URL that no route matches.
+            self.headers = {}
+            return HttpResponseNotFound()
+        reason = "stale_alert" if isinstance(exc, services.StaleAlert) else refusal_reason(exc)
+        if reason:
+            signals_rejected_total.labels(reason=reason).inc()
+        return super().handle_exception(exc)

@@ -81,3 +81,15 @@ def worker_clock(monkeypatch):
     now = [1000.0]
     monkeypatch.setattr(worker_cache, "monotonic", lambda: now[0])
     return now
+
+
+@pytest.fixture
+def consent_v1(db):
+    """The consent text approvals are made under (transactional tests flush
+    the one the migrations ship)."""
+    from django.utils import timezone
+
+    from approvals.models import ConsentText
+
+    return ConsentText.objects.get_or_create(version="1", defaults={"text": "Consent v1.",
+                                                                   "published_at": timezone.now()})[0]

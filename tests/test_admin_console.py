@@ -9,10 +9,12 @@ from django.core.management import call_command
 from django.urls import reverse
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from delivery import services as delivery_services
 from execution.tests.trading import trade
 from risk import services as risk_services
 from risk.policy import BUILT_IN
-from signals.models import Instrument
+from signals import services as signal_services
+from signals.models import Instrument, Producer
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +39,14 @@ def every_kind_of_record(shipped_instruments, superuser, make_user):
     call_command("load_demo", force=True, stdout=open("/dev/null", "w"))
     RefreshToken.for_user(superuser)
     RefreshToken.for_user(superuser).blacklist()
-    trade(make_user("console-desk"), name="console-desk-mt5")
+    desk = make_user("console-desk")
+    # Subscribed to the demo's strategy, with a webhook endpoint (nothing
+    # listens there: its deliveries fail and are retried), before it trades.
+    demo_strategy = Producer.objects.get(name="demo-strategy")
+    signal_services.subscribe(user=desk, producer=demo_strategy)
+    delivery_services.create_endpoint(owner=desk, url="http://127.0.0.1:9/hooks",
+                                      event_types=["order.updated", "position.opened", "position.closed"])
+    trade(desk, name="console-desk-mt5")
     risk_services.set_policy(user=None, values=BUILT_IN.settings(), changed_by=superuser)
     risk_services.set_market_hours(instrument=Instrument.objects.get(symbol="XAUUSD"), schedule="fx")
 

@@ -48,7 +48,8 @@ def test_only_trusted_hops_means_the_peer(settings):
     assert client_ip(request_from("10.0.0.2")) == "10.0.0.2"
 
 
-@pytest.mark.parametrize("forwarded,expected", [("2001:db8::1", "2001:db8::1"), ("2001:DB8:0::2", "2001:db8::2")])
+@pytest.mark.parametrize("forwarded,expected", [("2001:db8::1", "2001:db8::1"), ("2001:DB8:0::2", "2001:db8::2"),
+                                               ("fe80::1%eth0", "fe80::1"), ("::ffff:192.0.2.1", "::ffff:192.0.2.1")])
 def test_ipv6_hops_are_normalised(settings, forwarded, expected):
     settings.TRUSTED_PROXIES = ["::1/128"]
     assert client_ip(request_from("::1", forwarded)) == expected
@@ -60,3 +61,4 @@ def test_a_peer_that_is_no_address_gives_none(settings, peer):
     request = RequestFactory().get("/")
     request.META["REMOTE_ADDR"] = peer
     assert client_ip(request) is None
+

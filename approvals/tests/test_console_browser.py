@@ -36,6 +36,15 @@ def chromium_page():
             browser.close()
 
 
+def log_in(page, base_url, username, password):
+    """Logs in on the console's login page; waits for the index."""
+    page.goto(f"{base_url}/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#content-main")
+
+
 @pytest.fixture
 def reviewer(make_user):
     """A staff operator allowed to view approvals and nothing more."""
@@ -61,11 +70,7 @@ def test_operator_logs_in_filters_opens_and_exports(live_server, reviewer, alice
     make_signal(alice, expires_in=300)  # still pending
 
     with chromium_page() as page:
-        page.goto(f"{live_server.url}/admin/")
-        page.fill("#id_username", "reviewer")
-        page.fill("#id_password", "reviewer-pass-1234")
-        page.click("input[type=submit]")
-        page.wait_for_selector("#content-main")
+        log_in(page, live_server.url, "reviewer", "reviewer-pass-1234")
         # The console is styled: the admin's CSS was served (DEBUG is off).
         header_colour = page.evaluate("getComputedStyle(document.querySelector('#header')).backgroundColor")
         assert header_colour not in ("rgba(0, 0, 0, 0)", "transparent")

@@ -309,3 +309,14 @@ def test_consent_comes_before_fields(alice, client_for, make_signal):
     response = decide(client_for(alice), make_signal(alice), decision="maybe", consent_version="0",
                       reason="x" * 501)
     assert problem_slug(response) == "consent-outdated"
+
+
+def test_a_scoped_ipv6_peer_is_recorded_without_its_zone(alice, client_for, make_signal):
+    """`fe80::1%eth0` as the peer: the inet column keeps no zone (PostgreSQL
+    would refuse the whole decision with one), so the zone is dropped."""
+    signal = make_signal(alice)
+    response = client_for(alice).post(URL, {"signal": str(signal.pk), "decision": "approved",
+                                            "consent_version": "1"}, format="json", REMOTE_ADDR="fe80::1%eth0")
+    assert response.status_code == 201
+    assert Approval.objects.get().ip == "fe80::1"
+    assert AuditEntry.objects.get(action="approval.create").ip == "fe80::1"

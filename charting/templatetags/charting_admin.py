@@ -5,7 +5,7 @@ signals app's admin classes need not know about charting."""
 from django import template
 
 from charting import links, selectors
-from charting.charts import DEFAULT_BARS
+from core.chart_frame import DEFAULT_BARS
 from charting.models import Timeframe
 from core.display import utc_time
 from core.prices import format_price

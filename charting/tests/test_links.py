@@ -122,7 +122,8 @@ def test_an_equity_link_of_a_deactivated_user_is_404(client_for, alice, anon, ma
     ({"chart": "candles", "instrument": "NOPE", "timeframe": "H1"}, "instrument"),
     ({"chart": "equity", "ttl": 604801}, "ttl"),
     ({"chart": "equity", "ttl": 0}, "ttl"),
-    ({"chart": "signal"}, "chart"),
+    ({"chart": "signal"}, "signal"),
+    ({"chart": "nope"}, "chart"),
     ({"chart": "equity", "width": 10}, "width"),
 ])
 def test_link_requests_are_validated(client_for, alice, body, field):

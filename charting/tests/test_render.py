@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -90,6 +91,24 @@ def test_each_chart_renders_at_the_asked_size_and_twice_the_same_bytes(kind):
     header = dict(chunks(png))[b"IHDR"]
     assert (int.from_bytes(header[:4], "big"), int.from_bytes(header[4:8], "big")) == (900, 450)
     assert draw() == png
+
+
+def test_charts_drawn_in_threads_at_once_are_the_bytes_drawn_one_at_a_time():
+    """Workers render in threads, and the fonts' glyphs and kerning are read
+    once per process, as texts first need them, into caches all threads
+    share: a producer named in characters no other chart draws makes six
+    threads read them at the same time."""
+    marks = signal_marks(producer="Ωmega-Ψ ½", status="pending")
+
+    def draw(_=None):
+        return render_signal(candles=series(), signal=marks, instrument="EURUSD", timeframe="H1", precision=5,
+                             size=Size(600, 300))
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        together = list(pool.map(draw, range(6)))
+    assert set(together) == {draw()}
+    assert draw() != render_signal(candles=series(), signal=signal_marks(producer="Omega-Psi", status="pending"),
+                                   instrument="EURUSD", timeframe="H1", precision=5, size=Size(600, 300))
 
 
 def test_no_timestamp_or_software_tag_in_the_png():

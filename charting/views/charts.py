@@ -10,18 +10,20 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from charting import charts, links, selectors
+from charting import charts, links, registry, selectors
 from charting.media import chart_image, png_response
 from charting.serializers import (
-    CandleChartSerializer,
     ChartLinkResponseSerializer,
     ChartLinkSerializer,
     FrameSerializer,
     SignalChartSerializer,
+    SignalLinkParamsSerializer,
+    chart_query_serializer,
 )
 from core.throttling import ScopedThrottle
 from signals.selectors import visible_signals
@@ -86,47 +88,38 @@ class ChartView(APIView):
         return png_response(request, chart_image(chart), cache_control=PRIVATE_CACHE_CONTROL)
 
 
-class CandleChartView(ChartView):
-    @extend_schema(parameters=[CandleChartSerializer, NO_FORMAT], responses=PNG_RESPONSES, tags=["charts"])
+class KindChartView(ChartView):
+    """GET /api/v1/charts/<name>/ of a registered chart kind (charting/registry.py)."""
+
+    kind = None  # set per kind by kind_view()
+    query_serializer = None
+
     def get(self, request):
-        params = chart_params(CandleChartSerializer, request.query_params)
-        return self.answer(request, charts.candles_chart(symbol=params["instrument"], timeframe=params["timeframe"],
-                                                         frame=params["frame"]))
+        kind = self.kind
+        params = dict(chart_params(self.query_serializer, request.query_params))
+        frame = params.pop("frame")
+        subject = registry.subject_of(kind, user=request.user, params=params)
+        return self.answer(request, registry.chart_of(kind, subject=subject, frame=frame))
+
+
+def kind_view(kind, base=KindChartView, frame=FrameSerializer, responses=PNG_RESPONSES, parameters=(NO_FORMAT,)):
+    """A view class of its own per kind: its query serializer and its
+    description in the schema."""
+    query = chart_query_serializer(kind.name, kind.params, frame)
+    view = type(f"{query.__name__.removesuffix('Serializer')}View", (base,),
+                {"kind": kind, "query_serializer": query, "__module__": base.__module__})
+    return extend_schema_view(get=extend_schema(parameters=[query, *parameters], responses=responses,
+                                                summary=kind.summary))(view)
 
 
 class SignalChartView(ChartView):
-    @extend_schema(parameters=[SignalChartSerializer, NO_FORMAT], responses=PNG_RESPONSES, tags=["charts"])
+    @extend_schema(summary="A signal's chart: candles around it with its entry, stop and target",
+                   parameters=[SignalChartSerializer, NO_FORMAT], responses=PNG_RESPONSES)
     def get(self, request, pk):
         signal = get_object_or_404(selectors.chart_signals(visible_signals(user=request.user)), pk=pk)
         params = chart_params(SignalChartSerializer, request.query_params)
         return self.answer(request, charts.signal_chart(signal=signal, frame=params["frame"],
                                                         timeframe=params.get("timeframe")))
-
-
-class AccountChartView(ChartView):
-    """A chart of the caller's own account: there is no parameter that could
-    name another user."""
-
-    make_chart = None  # charts.equity_chart or charts.returns_chart
-
-    def get(self, request):
-        params = chart_params(FrameSerializer, request.query_params)
-        return self.answer(request, type(self).make_chart(owner_id=request.user.pk, frame=params["frame"]))
-
-
-def _account_chart_schema(description):
-    return extend_schema_view(get=extend_schema(parameters=[FrameSerializer, NO_FORMAT], responses=PNG_RESPONSES,
-                                                tags=["charts"], description=description))
-
-
-@_account_chart_schema("The caller's equity curve: the last `bars` points.")
-class EquityChartView(AccountChartView):
-    make_chart = staticmethod(charts.equity_chart)
-
-
-@_account_chart_schema("Histogram of the caller's daily returns over the last `bars` days with points.")
-class ReturnsChartView(AccountChartView):
-    make_chart = staticmethod(charts.returns_chart)
 
 
 class ChartLinkThrottle(ScopedThrottle):
@@ -136,22 +129,52 @@ class ChartLinkThrottle(ScopedThrottle):
 class ChartLinkView(APIView):
     throttle_classes = [ChartLinkThrottle]
 
-    @extend_schema(request=ChartLinkSerializer, tags=["charts"], responses={
+    @extend_schema(summary="A signed link to a chart, for an <img> or a chat: no token needed to open it",
+                   request=ChartLinkSerializer, responses={
         201: ChartLinkResponseSerializer,
         401: OpenApiResponse(description="No, bad or expired token"),
+        404: OpenApiResponse(description="`signal` names no signal of the caller's"),
         422: OpenApiResponse(description="Invalid fields"),
         429: OpenApiResponse(description="Too many links too fast"),
     })
     def post(self, request):
-        serializer = ChartLinkSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        frame = data["frame"]
-        params = {"width": frame.width, "height": frame.height, "bars": frame.bars}
-        if data["chart"] == "candles":
-            params |= {"instrument": data["instrument"], "timeframe": data["timeframe"]}
+        name = request.data.get("chart") if isinstance(request.data, dict) else None
+        kind = registry.get(name) if isinstance(name, str) else None
+        if name == "signal":
+            path, expires_at = self._signal_link(request)
+        elif kind is not None:
+            path, expires_at = self._kind_link(request, kind)
         else:
-            params["owner"] = request.user.pk
-        path, expires_at = links.link_for(chart=data["chart"], params=params, ttl=data["ttl"])
+            choices = ", ".join([kind.name for kind in registry.kinds()] + ["signal"])
+            raise ValidationError({"chart": [f"One of: {choices}."]})
         return Response({"url": request.build_absolute_uri(path), "expires_at": expires_at},
                         status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _validated(request, name, params):
+        serializer = chart_query_serializer(name, params, ChartLinkSerializer)(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        frame = data.pop("frame")
+        return data, frame, {"width": frame.width, "height": frame.height}
+
+    def _kind_link(self, request, kind):
+        data, frame, size = self._validated(request, kind.name, kind.params)
+        ttl = data.pop("ttl")
+        del data["chart"]
+        subject = registry.subject_of(kind, user=request.user, params=data)
+        # Made only for parameters its chart accepts now (an unknown
+        # instrument is a 422); no data yet is fine: the link shows it once it comes.
+        try:
+            registry.chart_of(kind, subject=subject, frame=frame)
+        except NotFound:
+            pass
+        return links.link_for(chart=kind.name, params={**size, "bars": frame.bars, **subject}, ttl=ttl)
+
+    def _signal_link(self, request):
+        data, frame, size = self._validated(request, "signal", SignalLinkParamsSerializer)
+        signal = get_object_or_404(visible_signals(user=request.user).select_related(None).only("pk"), pk=data["signal"])
+        params = {**size, "bars": frame.bars}
+        if data.get("timeframe"):
+            params["timeframe"] = data["timeframe"]
+        return links.link_for(chart="signal", params=params, ttl=data["ttl"], kwargs={"pk": signal.pk})

@@ -30,7 +30,8 @@ class MarketDataIngestView(APIView):
 
 
 class CandleIngestView(MarketDataIngestView):
-    @extend_schema(request=CandleBatchSerializer, responses=INGEST_RESPONSES, tags=["market data"])
+    @extend_schema(summary="Upload candles (a producer's signed call), upserted by instrument, timeframe and time",
+                   request=CandleBatchSerializer, responses=INGEST_RESPONSES)
     def post(self, request):
         serializer = CandleBatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -41,7 +42,8 @@ class CandleIngestView(MarketDataIngestView):
 
 
 class EquityIngestView(MarketDataIngestView):
-    @extend_schema(request=EquityBatchSerializer, responses=INGEST_RESPONSES, tags=["market data"])
+    @extend_schema(summary="Upload equity points (a producer's signed call), upserted by time",
+                   request=EquityBatchSerializer, responses=INGEST_RESPONSES)
     def post(self, request):
         serializer = EquityBatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

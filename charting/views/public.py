@@ -3,19 +3,19 @@ embeds. The link's signature is the only credential (core/signed_links.py)."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 
-from charting import charts, selectors
+from charting import charts, registry, selectors
 from charting.media import chart_image, png_response
-from charting.serializers import CandleChartSerializer, FrameSerializer, SignalChartSerializer
-from charting.views.charts import NO_FORMAT, PNG_RESPONSES, ChartView, chart_params
+from charting.serializers import LinkFrameSerializer, SignalLinkQuerySerializer
+from charting.views.charts import NO_FORMAT, PNG_RESPONSES, ChartView, chart_params, kind_view
 from core import signed_links
 from signals.models import Signal
 
 # Signed links may sit in shared caches (chat proxies, CDNs), never past the
 # link's expiry and briefly enough that new bars show up soon.
 PUBLIC_MAX_AGE_SECONDS = 300
+FRAME_PARAMS = ("width", "height", "bars")
 
 LINK_PARAMETERS = [
     NO_FORMAT,
@@ -42,45 +42,32 @@ class PublicChartView(ChartView):
         return png_response(request, chart_image(chart), cache_control=f"public, max-age={max_age}")
 
 
-class PublicCandleChartView(PublicChartView):
-    @extend_schema(parameters=LINK_PARAMETERS, responses=LINK_RESPONSES, tags=["charts"])
+class PublicKindChartView(PublicChartView):
+    """/charts/<name>/ of a registered chart kind: the signed parameters are
+    the subject the link was made for and the frame."""
+
+    kind = None  # set per kind by kind_view()
+    query_serializer = None
+
     def get(self, request):
         def make(params):
-            data = chart_params(CandleChartSerializer, request.query_params)
-            return charts.candles_chart(symbol=data["instrument"], timeframe=data["timeframe"], frame=data["frame"])
+            frame = chart_params(self.query_serializer, request.query_params)["frame"]
+            subject = {name: value for name, value in params.items() if name not in FRAME_PARAMS}
+            return registry.chart_of(self.kind, subject=subject, frame=frame)
         return self.answer_link(request, make)
+
+
+def public_kind_view(kind):
+    return kind_view(kind, base=PublicKindChartView, frame=LinkFrameSerializer, responses=LINK_RESPONSES,
+                     parameters=LINK_PARAMETERS)
 
 
 class PublicSignalChartView(PublicChartView):
-    @extend_schema(parameters=LINK_PARAMETERS, responses=LINK_RESPONSES, tags=["charts"])
+    @extend_schema(summary="A signal's chart by signed link (the signature is the authorization)",
+                   parameters=[SignalLinkQuerySerializer, *LINK_PARAMETERS], responses=LINK_RESPONSES)
     def get(self, request, pk):
         def make(params):
             signal = get_object_or_404(selectors.chart_signals(Signal.objects.all()), pk=pk)
-            data = chart_params(SignalChartSerializer, request.query_params)
+            data = chart_params(SignalLinkQuerySerializer, request.query_params)
             return charts.signal_chart(signal=signal, frame=data["frame"], timeframe=data.get("timeframe"))
         return self.answer_link(request, make)
-
-
-class PublicAccountChartView(PublicChartView):
-    """Equity or returns of the account the link was made for."""
-
-    make_chart = None
-
-    @extend_schema(parameters=LINK_PARAMETERS, responses=LINK_RESPONSES, tags=["charts"])
-    def get(self, request):
-        def make(params):
-            frame = chart_params(FrameSerializer, request.query_params)["frame"]
-            # The owner must still be active; checked with the data version, in one query.
-            version = selectors.active_user_equity_version(user_id=params.get("owner"))
-            if version is None:
-                raise NotFound("No such chart.")
-            return type(self).make_chart(owner_id=params["owner"], frame=frame, version=version)
-        return self.answer_link(request, make)
-
-
-class PublicEquityChartView(PublicAccountChartView):
-    make_chart = staticmethod(charts.equity_chart)
-
-
-class PublicReturnsChartView(PublicAccountChartView):
-    make_chart = staticmethod(charts.returns_chart)

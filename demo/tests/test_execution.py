@@ -7,8 +7,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from demo import execution
-from execution.models import Bridge
+from execution.models import AccountSnapshot, Bridge, Fill
 from execution.tests.bridge_api import BridgeClient
+from tests.fixtures import bearer
 
 pytestmark = pytest.mark.django_db
 
@@ -35,14 +36,37 @@ def test_load_demo_gives_the_trader_a_bridge_whose_secret_only_the_paper_bridge_
     assert BridgeClient(bridge, written["PAPER_BRIDGE_SECRET"]).post("poll", {}).status_code == 200
 
 
+def test_load_demo_gives_the_account_a_history_its_performance_charts_draw():
+    call_command("load_demo", "--force", stdout=io.StringIO())
+    trader = get_user_model().objects.get(username="trader")
+    client = bearer(trader)
+    for kind in ("monthly", "drawdown"):
+        answer = client.get(f"/api/v1/charts/{kind}/", {"window": "all"})
+        assert answer.status_code == 200 and answer["Content-Type"] == "image/png"
+    # Opened at the broker, not from signals: no initial risk, so no R multiples before the walk-through.
+    assert client.get("/api/v1/charts/r-multiples/").status_code == 404
+
+    # The account made what the equity curve says over those days, one closed position a day, and its
+    # newest snapshot is where the curve, and the paper bridge's starting balance, are.
+    closes = [point.balance for point in trader.equity_points.filter(time__hour=execution.CLOSE_HOUR)
+              .order_by("-time")[:execution.HISTORY_DAYS]]
+    summary = client.get("/api/v1/analytics/summary/", {"window": "all"}).json()
+    assert (summary["trades"], summary["days"]) == (execution.HISTORY_DAYS - 1, execution.HISTORY_DAYS - 1)
+    assert Decimal(summary["net_profit"]) == closes[0] - closes[-1]
+    newest = AccountSnapshot.objects.filter(bridge__owner=trader).order_by("-time").first()
+    assert newest.equity == closes[0] == Decimal(credentials()["PAPER_BRIDGE_BALANCE"])
+
+
 def test_load_demo_again_keeps_the_bridge_and_only_the_new_secret_works():
     call_command("load_demo", "--force", stdout=io.StringIO())
     first = credentials()
     execution.CREDENTIALS_FILE.chmod(0o644)
+    fills = Fill.objects.count()
 
     call_command("load_demo", "--force", stdout=io.StringIO())
     second = credentials()
     bridge = Bridge.objects.get(owner__username="trader")
+    assert Fill.objects.filter(bridge=bridge).count() == fills  # the history is made once
     assert second["PAPER_BRIDGE_KEY_ID"] == first["PAPER_BRIDGE_KEY_ID"] == bridge.key_id
     assert stat.S_IMODE(execution.CREDENTIALS_FILE.stat().st_mode) == 0o600
     assert BridgeClient(bridge, first["PAPER_BRIDGE_SECRET"]).post("poll", {}).status_code == 401

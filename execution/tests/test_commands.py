@@ -1,14 +1,19 @@
 """The bridge polls its commands and acknowledges them; the order follows."""
 
+import threading
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
+from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
 from audit.models import AuditEntry
 from core.problems import Conflict
 from execution import services
-from execution.models import Command, Order
+from execution.models import Bridge, Command, Order
+from tests.concurrency import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +105,38 @@ def test_an_executed_cancel_cancels_an_unfilled_order(bridge, order):
                                     side=order.side, client_order_id=order.client_order_id)
     services.acknowledge_command(bridge=bridge, command_id=cancel.pk, status="executed")
     assert Order.objects.get(pk=order.pk).status == "cancelled"
+
+
+def test_the_last_poll_is_recorded_to_ten_seconds(bridge, monkeypatch):
+    # Bridges poll every few seconds: an idle poll writes its time only when the stored one is 10 s old or more.
+    start = timezone.now()
+    for seconds, recorded in [(0, 0), (9, 0), (10, 10), (15, 10), (21, 21)]:
+        monkeypatch.setattr(timezone, "now", lambda seconds=seconds: start + timedelta(seconds=seconds))
+        assert services.poll_commands(bridge=bridge) == []
+        bridge.refresh_from_db()
+        assert bridge.last_poll_at == start + timedelta(seconds=recorded)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_poll_does_not_wait_for_a_call_holding_the_bridge(bridge):
+    # A fills call or snapshot holds the bridge's row until it commits: an idle poll only reads.
+    Bridge.objects.filter(pk=bridge.pk).update(last_poll_at=timezone.now())
+    locked, polled = threading.Event(), threading.Event()
+
+    def hold_the_bridge():
+        with transaction.atomic():
+            Bridge.objects.select_for_update(no_key=True).get(pk=bridge.pk)
+            locked.set()
+            return polled.wait(timeout=30)
+
+    def poll():
+        locked.wait(timeout=30)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")
+        try:
+            return services.poll_commands(bridge=bridge)
+        finally:
+            polled.set()
+
+    assert run_together([hold_the_bridge, poll]) == [True, []]

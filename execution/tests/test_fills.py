@@ -245,3 +245,24 @@ def test_a_fill_arriving_after_expiry_before_the_sweep_expires_the_order(alice, 
     assert order.status == "expired"
     assert sorted(Command.objects.values_list("type", flat=True)) == ["cancel", "close", "open"]
     assert Command.objects.get(type="close").reason == "approval_expired"
+
+
+def test_a_call_is_audited_entry_by_entry_in_one_segment_of_the_chain(alice, bridge, specs, snapshot, place):
+    # One order filled, its position and an external one opened, the external one closed, then the call.
+    order = place(alice)
+    before = AuditEntry.objects.count()
+    services.record_fills(bridge=bridge, fills=[
+        fill("s1", client_order_id=order.client_order_id, volume="0.28", time=at(0)),
+        fill("s2", position_ticket="9002", time=at(1)),
+        fill("s3", entry="out", side="sell", position_ticket="9002", price="1.08500", profit="5.00", time=at(2))])
+
+    platform, external = Position.objects.get(ticket="9001"), Position.objects.get(ticket="9002")
+    entries = list(AuditEntry.objects.order_by("seq")[before:])
+    assert [(entry.action, entry.target_id) for entry in entries] == [
+        ("order.transition", str(order.pk)), ("position.open", str(platform.pk)),
+        ("position.open", str(external.pk)), ("position.close", str(external.pk)), ("fill.record", str(bridge.pk))]
+    assert [entry.seq for entry in entries] == list(range(entries[0].seq, entries[0].seq + 5))
+    assert (entries[0].meta["status"], entries[0].meta["client_order_id"], D(entries[0].meta["filled_volume"])) == (
+        "filled", order.client_order_id, D("0.28"))
+    assert (entries[3].meta["close_reason"], D(entries[3].meta["realized_pnl"])) == ("manual", D("5"))
+    assert entries[4].meta == {"inserted": 3, "duplicates": 0, "fill_ids": ["s1", "s2", "s3"]}

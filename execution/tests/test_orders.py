@@ -96,7 +96,7 @@ def test_the_approval_and_its_order_commit_together(alice, bridge, specs, snapsh
     def broken(*args, **kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(pretrade, "_symbol_spec", broken)
+    monkeypatch.setattr(pretrade.selectors, "order_account", broken)
     with pytest.raises(RuntimeError):
         approve(signal)
     signal.refresh_from_db()

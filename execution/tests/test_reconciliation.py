@@ -1,11 +1,10 @@
 """Reconciliation over the bridge API: every newest account snapshot is
-compared with the books. The paper broker (in this process, its calls signed
-and sent through the test client) closes and opens positions by hand and
-fills an order in parts; hand-written snapshots report what a broker that
-disagrees with the books would report."""
+compared with the books. Hand-written snapshots report what a broker that
+disagrees with the books would report, to the cent and the second; the same
+stories told by a real paper bridge process, closing and opening positions
+by hand and filling an order in parts, are tests/test_reconciliation_scenarios.py."""
 
 import json
-import threading
 from datetime import timedelta
 from decimal import Decimal as D
 
@@ -37,9 +36,6 @@ from execution.tests.bridge_api import (  # noqa: F401 (fixtures)
 )
 from execution.tests.test_expiry import due_every_minute
 from machines import services as machine_services
-from paperbroker.bridge import PaperBridge, StateFile
-from paperbroker.broker import SYMBOLS, Account, Costs, PaperBroker
-from paperbroker.prices import ConstantPrices
 from tests.concurrency import run_together
 from tests.fixtures import bearer
 
@@ -99,123 +95,6 @@ def open_by_fill(broker, ticket="9001", *, volume="0.10", price="1.08450", **fie
     broker.fills(fill_json(f"in-{ticket}", position_ticket=ticket, volume=volume, price=price, time=HOUR_AGO,
                            **fields))
     return Position.objects.get(ticket=ticket, status="open")
-
-
-# --- the paper broker, driven in this process ---------------------------------------
-
-class ThroughTheTestClient:
-    """The paper bridge's client: its calls signed and posted through the
-    test client instead of a socket."""
-
-    def __init__(self, signed):
-        self.signed = signed
-
-    def post(self, call, payload):
-        response = self.signed.post(call, payload)
-        assert response.status_code == 200, (call, response.content)
-        return response.json()
-
-
-class Paper:
-    """The paper bridge's loop, one step at a time, and its control file."""
-
-    def __init__(self, signed, tmp_path):
-        account = Account(key_id=signed.bridge.key_id, currency="USD", balance=D("10000.00"))
-        prices = ConstantPrices({spec.instrument: spec.reference_price for spec in SYMBOLS.values()})
-        self.broker = PaperBroker(account, prices, Costs(slippage_points=D("10"), commission_per_lot=D("3.5")))
-        self.control = tmp_path / "control.jsonl"
-        self.bridge = PaperBridge(broker=self.broker, client=ThroughTheTestClient(signed),
-                                  state_file=StateFile(tmp_path / "state.json"), control_path=self.control,
-                                  snapshot_interval=0, stop=threading.Event())
-        self.bridge.send_symbols()
-
-    def step(self, *instructions):
-        """Appends the instructions to the control file, then one loop: they
-        are carried out, commands polled and executed, deals reported, and
-        an account snapshot sent."""
-        with self.control.open("a") as file:
-            file.writelines(json.dumps(instruction) + "\n" for instruction in instructions)
-        self.bridge.step()
-
-    def open_tickets(self) -> list[str]:
-        return sorted(self.broker.account.positions)
-
-
-@pytest.fixture
-def paper(signed, tmp_path, shipped_instruments, settings):
-    # Its steps follow each other at once, as if it polled continuously.
-    settings.BRIDGE_POLL_INTERVAL_SECONDS = 0
-    paper = Paper(signed, tmp_path)
-    paper.step()
-    return paper
-
-
-def test_a_position_closed_by_hand_at_the_broker_is_closed_with_reason_broker_after_three_snapshots(
-        alice, paper, place, django_capture_on_commit_callbacks):
-    order = place(alice)
-    paper.step()
-    [ticket] = paper.open_tickets()
-    position = Position.objects.get(ticket=ticket)
-    assert (position.status, position.order, newest_run().status) == ("open", order, "ok")
-    assert items() == [("match", ticket, "none")]
-    autoclosed = sample("positions_autoclosed_total", reason="broker")
-    missing = sample("reconciliation_divergences_total", kind="missing_at_broker")
-
-    paper.step({"close": ticket, "report": False})  # the platform is not told
-    assert paper.open_tickets() == []
-    for missed in (1, 2):
-        if missed == 2:
-            paper.step()
-        position.refresh_from_db()
-        assert (position.status, position.missed_snapshots) == ("open", missed)
-        assert items() == [("missing_at_broker", ticket, "wait")]
-        assert newest_run().status == "drift"
-
-    with django_capture_on_commit_callbacks(execute=True):
-        paper.step()
-    position.refresh_from_db()
-    assert (position.status, position.close_reason, position.missed_snapshots) == ("closed", "broker", 3)
-    assert items() == [("missing_at_broker", ticket, "closed")]
-    # No fill says at which price: none is made up; the P&L is what its fills booked (the opening commission).
-    assert (position.volume, position.close_price, position.unrealized_pnl) == (0, None, None)
-    assert position.realized_pnl == D("-0.98")  # 0.28 lot x 3.50
-    assert position.close_time == newest_run().time
-    shown = bearer(alice).get(f"/api/v1/positions/{position.pk}/").json()
-    assert (shown["status"], shown["close_reason"], shown["close_price"]) == ("closed", "broker", None)
-    entry = AuditEntry.objects.filter(action="position.close").get()
-    assert (entry.target_id, entry.meta["close_reason"], entry.meta["missed_snapshots"]) == (
-        str(position.pk), "broker", 3)
-    assert sample("positions_autoclosed_total", reason="broker") == autoclosed + 1
-    assert sample("reconciliation_divergences_total", kind="missing_at_broker") == missing + 1
-
-    # Closed, it is no longer expected: the next snapshot finds nothing to compare.
-    paper.step()
-    assert (newest_run().status, items()) == ("ok", [])
-
-
-def test_a_position_opened_by_hand_at_the_broker_is_external(alice, paper):
-    paper.step({"open": {"instrument": "EURUSD", "side": "sell", "volume": "0.30"}})
-    [ticket] = paper.open_tickets()
-    # The paper broker reports its deal: the books know it from the fill, so the snapshot matches.
-    position = Position.objects.get(ticket=ticket)
-    assert (position.origin, position.order, position.signal, position.volume) == ("external", None, None, D("0.30"))
-    assert items() == [("match", ticket, "none")]
-    [shown] = bearer(alice).get("/api/v1/positions/?status=open").json()["results"]
-    assert (shown["origin"], shown["ticket"]) == ("external", ticket)
-
-
-def test_one_order_filled_in_two_parts_is_one_position_at_the_volume_weighted_price(alice, paper, place):
-    order = place(alice)
-    paper.step({"partial_next": 1, "parts": 2})
-    [ticket] = paper.open_tickets()
-    fills = Fill.objects.filter(order=order).order_by("fill_id")
-    # Each part one slippage step (10 points) further from the price: 1.08510 and 1.08520.
-    assert [(fill.volume, fill.price) for fill in fills] == [(D("0.14"), D("1.08510")), (D("0.14"), D("1.08520"))]
-    position = Position.objects.get()
-    assert (position.ticket, position.volume, position.open_price) == (ticket, D("0.28"), D("1.08515"))
-    assert Order.objects.get(pk=order.pk).status == "filled"
-    assert paper.broker.account.positions[ticket].open_price == D("1.08515")
-    assert items() == [("match", ticket, "none")]
 
 
 # --- what the books and the broker disagree about -----------------------------------------

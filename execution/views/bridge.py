@@ -43,7 +43,7 @@ REFUSALS = {
 
 def bridge_call(*, request, response, description, refusals=None):
     return extend_schema(request=request, responses={200: response, **REFUSALS, **(refusals or {})},
-                         tags=["bridge"], description=description)
+                         description=description)
 
 
 class BridgeView(APIView):

@@ -12,8 +12,7 @@ from risk import selectors as risk_selectors
 
 
 class RiskView(APIView):
-    @extend_schema(responses=RiskSerializer, tags=["risk"],
-                   summary="Your effective risk policy and your account's mode and figures")
+    @extend_schema(responses=RiskSerializer, summary="Your effective risk policy and your account's mode and figures")
     def get(self, request):
         policy = risk_selectors.effective_policy(user_id=request.user.pk)
         bridge = selectors.bridge_for_user(user=request.user)

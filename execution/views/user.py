@@ -19,11 +19,9 @@ from execution.serializers import (
     TradingStateSerializer,
 )
 
-TAGS = ["execution"]
 
-
-@extend_schema_view(list=extend_schema(tags=TAGS, summary="Your orders (staff: all), newest first"),
-                    retrieve=extend_schema(tags=TAGS, summary="One of your orders"))
+@extend_schema_view(list=extend_schema(summary="Your orders (staff: all), newest first"),
+                    retrieve=extend_schema(summary="One of your orders"))
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
@@ -34,8 +32,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
         return selectors.visible_orders(user=self.request.user)
 
 
-@extend_schema_view(list=extend_schema(tags=TAGS, summary="Your positions (staff: all), newest first"),
-                    retrieve=extend_schema(tags=TAGS, summary="One of your positions"))
+@extend_schema_view(list=extend_schema(summary="Your positions (staff: all), newest first"),
+                    retrieve=extend_schema(summary="One of your positions"))
 class PositionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
     serializer_class = PositionSerializer
     filterset_class = PositionFilter
@@ -47,7 +45,7 @@ class PositionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericV
 
 
 @extend_schema_view(list=extend_schema(
-    tags=TAGS, summary="Your accounts' reconciliation runs (staff: all), newest first",
+    summary="Your accounts' reconciliation runs (staff: all), newest first",
     description="Each account snapshot's comparison of the broker's open positions with the platform's, and a "
                 "`stale` run when an account falls silent. Staff narrow the list with `?bridge=` (key id) or "
                 "`?user=` (username)."))
@@ -62,7 +60,7 @@ class ReconciliationViewSet(mixins.ListModelMixin, GenericViewSet):
 
 
 class PositionCloseView(APIView):
-    @extend_schema(request=None, tags=TAGS, summary="Ask the bridge to close one of your open positions",
+    @extend_schema(request=None, summary="Ask the bridge to close one of your open positions",
                    responses={202: CommandSerializer,
                               409: OpenApiResponse(description="`position-not-open`: it is closed")})
     def post(self, request, pk):
@@ -73,7 +71,7 @@ class PositionCloseView(APIView):
 class PauseTradingView(APIView):
     @extend_schema(request=None, responses={200: TradingStateSerializer,
                                             404: OpenApiResponse(description="You have no enabled bridge")},
-                   tags=TAGS, summary="Pause your trading: every new order is denied `paused`")
+                   summary="Pause your trading: every new order is denied `paused`")
     def post(self, request):
         return Response(TradingStateSerializer(services.pause_trading(user=request.user)).data)
 
@@ -81,6 +79,6 @@ class PauseTradingView(APIView):
 class ResumeTradingView(APIView):
     @extend_schema(request=None, responses={200: TradingStateSerializer,
                                             404: OpenApiResponse(description="You have no enabled bridge")},
-                   tags=TAGS, summary="Resume your trading")
+                   summary="Resume your trading")
     def post(self, request):
         return Response(TradingStateSerializer(services.resume_trading(user=request.user)).data)

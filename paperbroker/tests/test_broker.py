@@ -11,6 +11,7 @@ import pytest
 
 from paperbroker.broker import (SYMBOLS, Account, Costs, InstructionError, PaperBroker, exit_hit, profit,
                                 split_volume)
+from paperbroker.prices import ConstantPrices
 from paperbroker.tests.conftest import at, bar, command, new_account, open_command
 
 TICKET = "100001"  # the first ticket of a new account
@@ -306,16 +307,58 @@ def test_control_close_by_hand(broker, report):
     assert broker.snapshot(now=at(1.75))["positions"] == []
 
 
+def test_control_open_by_hand_unreported(broker):
+    broker.apply_instruction({"open": {"instrument": "EURUSD", "side": "buy", "volume": "0.10"}, "report": False},
+                             now=at(1.75))
+    assert broker.account.outbox == []
+    [position] = broker.snapshot(now=at(1.75))["positions"]
+    assert (position["ticket"], position["client_order_id"], position["volume"]) == (TICKET, None, "0.10")
+
+
+@pytest.fixture
+def constant():
+    """A broker on the constant source (EURUSD at 1.08500), without costs, its clock at 07:01:30."""
+    return PaperBroker(new_account(), ConstantPrices({"EURUSD": Decimal("1.08500")}, clock=lambda: at(1.5)))
+
+
+def test_control_price_moves_the_constant_source_from_now_on(constant):
+    constant.apply_instruction({"open": {"instrument": "EURUSD", "side": "buy", "volume": "0.10"}}, now=at(1.5))
+    constant.apply_instruction({"price": {"EURUSD": "1.08400"}}, now=at(1.5))
+    # 0.10 lot bought at 1.08500, marked at 1.08400: -10.00; the minute's bar went from one price to the other.
+    assert constant.snapshot(now=at(1.5))["positions"][0]["profit"] == "-10.00"
+    assert constant.prices.last_bar("EURUSD") == bar(1, "1.08500", "1.08500", "1.08400", "1.08400")
+
+
+def test_control_price_needs_the_constant_source(broker):
+    with pytest.raises(InstructionError, match="only the constant price source"):
+        broker.apply_instruction({"price": {"EURUSD": "1.08400"}}, now=at(1.5))
+
+
+def test_control_correct_changes_the_open_price_without_a_deal(constant):
+    constant.apply_instruction({"open": {"instrument": "EURUSD", "side": "buy", "volume": "0.20"}}, now=at(1.5))
+    constant.account.outbox.clear()
+    constant.apply_instruction({"correct": {"ticket": TICKET, "open_price": "1.08525"}}, now=at(1.5))
+    assert constant.account.outbox == [] and constant.account.balance == Decimal("10000")
+    [position] = constant.snapshot(now=at(1.5))["positions"]
+    assert (position["open_price"], position["profit"]) == ("1.08525", "-5.00")
+
+
 @pytest.mark.parametrize("instruction", [
     {"close": "999"}, {"open": {"instrument": "EURUSD", "side": "up", "volume": "0.1"}},
     {"open": {"instrument": "EURUSD"}}, {"reject_next": -1}, {"partial_next": 1, "parts": 1},
     {"halt": True}, {"reject_next": 1, "open": {}}, ["reject_next"],
+    {"open": {"instrument": "EURUSD", "side": "buy", "volume": "0.10"}, "report": "no"},
+    {"price": {"EURUSD": "0"}}, {"price": {"EURUSD": "1.085001"}}, {"price": {"BTCUSD": "60000.00"}},
+    {"price": {"EURUSD": 1.085}}, {"price": {}}, {"price": {"EURUSD": "1.08400", "XAUUSD": "2000.00"}},
+    {"correct": {"ticket": "999", "open_price": "1.08400"}}, {"correct": {"ticket": TICKET}},
+    {"correct": {"ticket": TICKET, "open_price": "NaN"}},
 ])
-def test_a_bad_instruction_changes_nothing(broker, instruction):
-    before = json.dumps(broker.account.to_json())
+def test_a_bad_instruction_changes_nothing(constant, instruction):
+    constant.apply_instruction({"open": {"instrument": "EURUSD", "side": "buy", "volume": "0.10"}}, now=at(1.5))
+    before = json.dumps(constant.account.to_json()), list(constant.prices.steps["EURUSD"])
     with pytest.raises(InstructionError):
-        broker.apply_instruction(instruction, now=at(1.5))
-    assert json.dumps(broker.account.to_json()) == before
+        constant.apply_instruction(instruction, now=at(1.5))
+    assert (json.dumps(constant.account.to_json()), constant.prices.steps["EURUSD"]) == before
 
 
 def test_account_json_round_trip(broker):

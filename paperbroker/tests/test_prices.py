@@ -21,6 +21,22 @@ def test_constant_prices_are_flat_minute_bars_from_the_start_up_to_now():
     assert source.last_bar("XAUUSD") is None and source.bars("XAUUSD", at(0), 10) == []
 
 
+def test_a_moved_constant_price_holds_from_its_moment_on():
+    clock = [at(0.2)]
+    source = ConstantPrices({"EURUSD": Decimal("1.08500")}, clock=lambda: clock[0])
+    source.move("EURUSD", Decimal("1.08600"), at=at(1.25))
+    source.move("EURUSD", Decimal("1.08550"), at=at(1.5))
+    clock[0] = at(2.5)
+    prices = [(b.open, b.high, b.low, b.close) for b in source.bars("EURUSD", at(0), 10)]
+    assert prices == [tuple(Decimal(p) for p in bar) for bar in [
+        ("1.08500",) * 4,
+        ("1.08500", "1.08600", "1.08500", "1.08550"),  # the minute of both moves
+        ("1.08550",) * 4]]
+    source.move("EURUSD", Decimal("1.08400"), at=at(3))  # on the minute: that bar opens there
+    clock[0] = at(3.5)
+    assert source.last_bar("EURUSD").open == Decimal("1.08400")
+
+
 def test_random_walk_is_reproducible_consistent_and_on_the_tick_grid():
     clock = [at(0)]
     start = {"EURUSD": Decimal("1.08500"), "XAUUSD": Decimal("2000.00")}

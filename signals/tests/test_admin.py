@@ -130,3 +130,22 @@ def test_what_an_operator_reads_about_a_signal(operator, signer):
     assert '<pre>{\n  &quot;desk&quot;: &quot;Zürich&quot;,\n  &quot;note&quot;: ' \
            '&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;\n}</pre>' in page
     assert "<script>alert(1)" not in page
+
+
+def test_each_producer_lists_its_subscribers(operator, producer, make_user):
+    from signals import services
+
+    services.update_producer(producer=producer, public=True)
+    fans = [make_user(name) for name in ("fan-one", "fan-two")]
+    for fan in fans:
+        services.subscribe(user=fan, producer=producer)
+    services.update_producer(producer=producer, public=False)
+    listing = operator.get(PRODUCERS).content.decode()
+    assert re.search(r'class="field-subscriber_count">2<', listing)
+    page = operator.get(f"{PRODUCERS}{producer.pk}/change/").content.decode()
+    assert "fan-one" in page and "fan-two" in page
+    subscriptions = operator.get("/admin/signals/subscription/", {"producer__id__exact": producer.pk})
+    assert subscriptions.status_code == 200
+    assert "fan-one" in subscriptions.content.decode()
+    # Read-only: users subscribe through the API, which audits it.
+    assert operator.get("/admin/signals/subscription/add/").status_code == 403

@@ -240,3 +240,29 @@ def test_export_neutralises_spreadsheet_formulas(producer, trader):
     producer.save()
     rows = parse_csv(client_for(trader).get("/api/v1/signals/export.csv"))
     assert rows[0]["producer"] == "'=HYPERLINK(1)"
+
+
+def test_polling_an_unchanged_feed_gets_304_and_a_change_gets_the_new_page(producer, trader):
+    make_signal(producer)
+    client = client_for(trader)
+    first = client.get("/api/v1/signals/")
+    etag = first["ETag"]
+    assert first.status_code == 200 and etag.startswith('"')  # strong
+
+    unchanged = client.get("/api/v1/signals/", HTTP_IF_NONE_MATCH=etag)
+    assert unchanged.status_code == 304 and unchanged.content == b""
+
+    newer = make_signal(producer, version=2)
+    changed = client.get("/api/v1/signals/", HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert str(newer.pk) in ids(changed)
+
+    Signal.objects.filter(pk=newer.pk).update(status=Signal.Status.REJECTED)  # a decision changes the page too
+    assert client.get("/api/v1/signals/", HTTP_IF_NONE_MATCH=changed["ETag"]).status_code == 200
+
+
+def test_another_users_etag_reveals_nothing(producer, other_producer, trader, other_user):
+    make_signal(producer)
+    make_signal(other_producer)
+    theirs = client_for(other_user).get("/api/v1/signals/")["ETag"]
+    assert client_for(trader).get("/api/v1/signals/", HTTP_IF_NONE_MATCH=theirs).status_code == 200

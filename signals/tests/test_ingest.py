@@ -22,9 +22,10 @@ RESOURCE_KEYS = {"id", "instrument", "side", "time", "version", "entry_price", "
 
 
 def test_the_schema_declares_every_member_of_the_resource():
-    from signals.serializers import SignalSerializer
+    from signals.serializers import IngestAnswerSerializer, SignalSerializer
 
     assert set(SignalSerializer().fields) == RESOURCE_KEYS  # the resource itself is written by hand
+    assert set(IngestAnswerSerializer().fields) == RESOURCE_KEYS | {"deliveries"}
 
 
 def errors_of(response):
@@ -37,7 +38,8 @@ def test_201_with_location_and_the_resource(signer, now_body):
     response = signer.post(now_body(instrument="eurusd", unknown_field="ignored"))
     assert response.status_code == 201, response.content
     data = response.json()
-    assert set(data) == RESOURCE_KEYS
+    assert set(data) == RESOURCE_KEYS | {"deliveries"}
+    assert data["deliveries"] == 1  # the owner's feed: the producer has no subscribers
     assert response["Location"] == f"http://testserver/api/v1/signals/{data['id']}/"
     assert data["instrument"] == "EURUSD"
     assert data["side"] == "buy"

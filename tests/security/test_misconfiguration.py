@@ -38,7 +38,7 @@ def test_metrics_are_hidden_from_outside_addresses(client, forwarded):
 
 
 @pytest.mark.parametrize("path", ["/api/v2/signals/", "/api/v1/admin/", "/api/v1/users/",
-                                  "/api/v1/producers/", "/api/v1/audit/1/", "/api/v1/../../etc/passwd"])
+                                  "/api/v1/bridges/", "/api/v1/audit/1/", "/api/v1/../../etc/passwd"])
 def test_unpublished_paths_are_404_problems(alice, path):
     assert_problem(bearer(alice).get(path), 404)
 

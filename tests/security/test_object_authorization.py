@@ -10,7 +10,7 @@ import pytest
 
 from approvals.models import Approval
 from signals.models import Signal
-from tests.security.conftest import assert_problem
+from tests.security.conftest import assert_problem, bearer
 
 pytestmark = pytest.mark.django_db
 
@@ -103,9 +103,11 @@ def test_equity_link_cannot_be_pointed_at_another_account(alice, bob, alice_mark
     assert_problem(anon.get(tampered(link["url"], width="2400")), 403)
 
 
-def test_signal_chart_link_cannot_be_moved_to_another_signal(alice_signal, bob_engine, alice_market_data, anon):
+def test_signal_chart_link_cannot_be_moved_to_another_signal(alice, alice_signal, bob_engine, alice_market_data,
+                                                              anon):
     bobs = bob_engine.signal().json()
-    url = urlsplit(alice_signal["chart_url"])
+    # Read again: the signal had no bars to draw (no chart_url) when it arrived.
+    url = urlsplit(bearer(alice).get(f"/api/v1/signals/{alice_signal['id']}/").json()["chart_url"])
     assert url.path.endswith(f"/{alice_signal['id']}/")
     moved = url.path.replace(alice_signal["id"], bobs["id"]) + "?" + url.query
     assert_problem(anon.get(moved), 403)

@@ -12,9 +12,11 @@ from urllib.parse import quote
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
+from delivery import services as delivery_services
 from execution import services as execution_services
 from execution.models import Bridge
 from machines import services as machine_services
+from signals import services as signal_services
 from tests.security.conftest import assert_problem, bearer
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +50,8 @@ TAMPERED = {
 
 
 LISTS = ["/api/v1/signals/", "/api/v1/approvals/", "/api/v1/audit/", "/api/v1/orders/", "/api/v1/positions/",
-         "/api/v1/reconciliation/"]
+         "/api/v1/reconciliation/", "/api/v1/producers/", "/api/v1/subscriptions/", "/api/v1/webhooks/",
+         "/api/v1/webhooks/{id}/deliveries/"]
 
 
 @pytest.fixture
@@ -58,9 +61,16 @@ def alice_bridge(alice):
 
 
 @pytest.fixture
-def lists(alice, operator, alice_bridge, alice_approval, alice_engine, consent_version):
-    """Every cursor-paginated list, each with more rows than one page of 1
-    (so its cursors carry a position) and a client allowed to read it."""
+def lists(alice, bob, operator, alice_bridge, alice_approval, alice_engine, bob_engine, consent_version):
+    """Every cursor-paginated list (by its path, with an id filled in), each
+    with more rows than one page of 1 (so its cursors carry a position) and
+    a client allowed to read it."""
+    for producer in (bob_engine.model, signal_services.create_producer(name="bob-engine-2", owner=bob)[0]):
+        signal_services.update_producer(producer=producer, public=True)
+        signal_services.subscribe(user=alice, producer=producer)
+    endpoint = delivery_services.create_endpoint(owner=alice, url="http://127.0.0.1:9/a",
+                                                 event_types=["signal.created", "approval.created"])[0]
+    delivery_services.create_endpoint(owner=alice, url="http://127.0.0.1:9/b", event_types=["order.updated"])
     second = alice_engine.signal()
     assert second.status_code == 201
     assert bearer(alice).post("/api/v1/approvals/", {"signal": second.json()["id"], "decision": "approved",
@@ -75,8 +85,8 @@ def lists(alice, operator, alice_bridge, alice_approval, alice_engine, consent_v
         execution_services.record_account_snapshot(
             bridge=alice_bridge, time=datetime.now(UTC).replace(second=second), currency="USD",
             balance=Decimal(10000), equity=Decimal(10000), margin_free=Decimal(10000), positions=[])
-    return dict(zip(LISTS, [bearer(alice), bearer(alice), bearer(operator), bearer(alice), bearer(alice),
-                            bearer(alice)], strict=True))
+    paths = [path.format(id=endpoint.pk) for path in LISTS]
+    return dict(zip(paths, [bearer(alice), bearer(alice), bearer(operator), *[bearer(alice)] * 7], strict=True))
 
 
 def test_these_are_every_cursor_paginated_list_and_the_schema_documents_the_400():
@@ -107,7 +117,7 @@ def test_the_servers_own_cursors_still_walk_every_list(lists):
         while url:
             page = client.get(url)
             assert page.status_code == 200, (path, page.content)
-            seen += [row["id"] for row in page.json()["results"]]
+            seen += [row.get("id", row.get("name")) for row in page.json()["results"]]
             previous, url = page.json()["previous"], page.json()["next"]
         assert len(seen) == len(set(seen)) >= 2, path
         assert client.get(previous).status_code == 200  # a reversed cursor too

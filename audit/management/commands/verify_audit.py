@@ -2,7 +2,9 @@ import argparse
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
+from audit import chain_status
 from audit.verification import Checkpoint, verify_chain, verify_file
 
 MAX_BATCH_SIZE = 10_000
@@ -45,6 +47,7 @@ class Command(BaseCommand):
     def handle(self, *args, checkpoint=None, batch_size=1000, file=None, **options):
         if file is None:
             report, subject = verify_chain(batch_size=batch_size, checkpoint=checkpoint), "Audit chain"
+            chain_status.remember(report, at=timezone.now())  # what the console shows until the next walk
         else:
             report, subject = self.verify_file(file, checkpoint), "Audit export"
         if not report.ok:

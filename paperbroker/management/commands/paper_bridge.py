@@ -59,7 +59,8 @@ class Command(BaseCommand):
         parser.add_argument("--state-file", type=Path,
                             help="the broker's state, JSON (default: .paper_bridge/KEY_ID.json in the project)")
         parser.add_argument("--control-file", type=Path,
-                            help="JSON lines of instructions: reject_next, partial_next, close, open "
+                            help="JSON lines of instructions: reject_next, partial_next, close, open, price, "
+                                 "correct (their forms: paperbroker/bridge.py) "
                                  "(default: .paper_bridge/KEY_ID.control.jsonl in the project)")
         parser.add_argument("--interval", type=_positive_seconds, default=1.0,
                             help="seconds between loops (default: %(default)s)")

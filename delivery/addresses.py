@@ -1,0 +1,79 @@
+"""Where webhooks may go. A URL names a host the platform resolves and
+connects to on a user's behalf, so an endpoint could otherwise reach what
+only the platform can (its database, a cloud's metadata service at
+169.254.169.254, an admin port on loopback): server-side request forgery.
+Every address a host resolves to must be public unicast, or inside one of
+the operator's WEBHOOK_ALLOWED_NETWORKS. The check runs when an endpoint is
+registered (a 422) and again before every attempt, and the attempt connects
+to the very address that passed, so a DNS answer that changes in between
+(rebinding) gains nothing."""
+
+import ipaddress
+import socket
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+SCHEMES = {"http": 80, "https": 443}
+
+
+class RefusedTarget(Exception):
+    """Why a URL may not be a webhook target, in words fit for its owner."""
+
+
+@lru_cache(maxsize=8)
+def _networks(cidrs: tuple[str, ...]):
+    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
+def allowed_networks():
+    return _networks(tuple(settings.WEBHOOK_ALLOWED_NETWORKS))
+
+
+def address_allowed(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 scope ("fe80::1%eth0") is no part of it
+    if ip.version == 6 and ip.ipv4_mapped is not None:  # ::ffff:127.0.0.1 is 127.0.0.1
+        ip = ip.ipv4_mapped
+    if any(ip in network for network in allowed_networks()):
+        return True
+    # is_global is False for loopback, private, link-local, shared (100.64/10),
+    # reserved, documentation and unspecified ranges; multicast is refused too.
+    return ip.is_global and not ip.is_multicast
+
+
+def target_of(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a webhook URL, or RefusedTarget."""
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEMES:
+        raise RefusedTarget("Must be an http or https URL.")
+    if parts.username is not None or parts.password is not None:
+        raise RefusedTarget("Must not carry a user name or password: put a token in the path or query instead.")
+    try:
+        port = parts.port or SCHEMES[parts.scheme]
+    except ValueError:
+        raise RefusedTarget("Has an invalid port.") from None
+    if not parts.hostname:
+        raise RefusedTarget("Must name a host.")
+    return parts.scheme, parts.hostname, port
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to, all of them allowed, or RefusedTarget."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise RefusedTarget(f"The host {host!r} does not resolve.") from None
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    if not addresses:
+        raise RefusedTarget(f"The host {host!r} does not resolve.")
+    if not all(address_allowed(address) for address in addresses):
+        raise RefusedTarget(f"The host {host!r} resolves to a loopback, private, link-local, multicast or "
+                            "reserved address, which webhooks may not reach.")
+    return addresses
+
+
+def check_url(url: str) -> None:
+    """RefusedTarget unless `url` may be a webhook target now."""
+    _, host, port = target_of(url)
+    resolve(host, port)

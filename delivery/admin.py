@@ -1,0 +1,70 @@
+"""The operators' console for push delivery: webhook endpoints (an operator
+may disable one, through delivery.services, audited like its owner's own
+change), their deliveries and attempts, and the event outbox. What was sent
+and what the receivers answered is a record: nobody edits it here. A secret
+is never shown."""
+
+from django.contrib import admin, messages
+
+from core.admin import IdSearchMixin, ReadOnlyAdmin, pretty_json
+from delivery import services
+from delivery.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+
+
+class AttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    fields = readonly_fields = ["started_at", "duration_ms", "status_code", "error", "succeeded"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(IdSearchMixin, ReadOnlyAdmin):
+    list_display = ["id", "owner", "url", "enabled", "consecutive_failures", "failing_since", "created_at"]
+    list_filter = ["enabled"]
+    search_fields = ["owner__username", "url"]
+    fields = ["id", "owner", "url", "events", "enabled", "disabled_at", "disabled_reason", "consecutive_failures",
+              "failing_since", "paused_until", "previous_secret_expires_at", "created_at"]
+    readonly_fields = fields
+    actions = ["disable"]
+
+    def has_disable_permission(self, request):
+        return request.user.has_perm("delivery.change_webhookendpoint")
+
+    @admin.action(description="Disable the selected endpoints (their unsent deliveries fail)",
+                  permissions=["disable"])
+    def disable(self, request, queryset):
+        endpoints = list(queryset.filter(enabled=True))
+        for endpoint in endpoints:
+            services.update_endpoint(endpoint=endpoint, enabled=False)
+        messages.success(request, f"Disabled {len(endpoints)} endpoint(s).")
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "endpoint", "event", "status", "attempts", "next_attempt_at", "last_status_code",
+                    "created_at"]
+    list_filter = ["status"]
+    search_fields = ["endpoint__owner__username", "endpoint__url"]
+    list_select_related = ["endpoint", "event"]
+    inlines = [AttemptInline]
+    fields = ["id", "endpoint", "event", "status", "attempts", "tries", "next_attempt_at", "lease_until",
+              "last_status_code", "last_error", "created_at", "finished_at"]
+    readonly_fields = fields
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ["id", "user", "type", "created_at"]
+    list_filter = ["type"]
+    search_fields = ["user__username"]
+    list_select_related = ["user"]
+    fields = ["id", "user", "type", "created_at", "payload_shown"]
+    readonly_fields = fields
+
+    @admin.display(description="payload")
+    def payload_shown(self, event):
+        return pretty_json(event.payload)

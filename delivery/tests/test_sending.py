@@ -1,0 +1,254 @@
+"""The webhook sender against real HTTP receivers on loopback: signed so
+that the standardwebhooks package verifies it, retried with backoff
+through every kind of failure, nothing lost, one endpoint's trouble never
+another's, and a sender killed mid-delivery costs a duplicate at most."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from huey.contrib.djhuey import HUEY
+from prometheus_client import REGISTRY
+
+from audit.models import AuditEntry
+from delivery import services
+from delivery.models import Delivery, DeliveryAttempt, WebhookEndpoint
+from delivery.tests.conftest import free_port, make_event
+from tests.fixtures import bearer
+
+pytestmark = pytest.mark.django_db
+
+
+def backoff_passes():
+    """As if every wait (the delivery's backoff, the endpoint's rest) were over."""
+    now = timezone.now()
+    Delivery.objects.filter(status="pending").update(next_attempt_at=now)
+    WebhookEndpoint.objects.update(paused_until=None)
+
+
+def counted(status):
+    return REGISTRY.get_sample_value("webhook_deliveries_total", {"status": status}) or 0
+
+
+def test_a_receiver_written_with_standardwebhooks_verifies_every_delivery(alice, receiver, endpoint_for):
+    endpoint, secret = endpoint_for(alice, receiver.url)
+    receiver.secret = secret
+    events = [make_event(alice, payload={"n": n, "text": "ünïcode ✓"}) for n in range(3)]
+    assert services.send_due() == 3
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded"}
+    bodies = receiver.bodies()
+    assert [body["id"] for body in bodies] == [event.pk for event in events]
+    assert bodies[0] == {"id": events[0].pk, "type": "signal.created",
+                         "timestamp": events[0].created_at.isoformat().replace("+00:00", "Z"),
+                         "data": {"n": 0, "text": "ünïcode ✓"}}
+    assert [request["headers"]["webhook-id"] for request in receiver.requests] == [str(e.pk) for e in events]
+    assert receiver.requests[0]["path"] == "/hooks/in?token=abc"
+
+
+def test_a_wrong_secret_fails_verification_and_is_retried(alice, receiver, endpoint_for):
+    endpoint_for(alice, receiver.url)
+    receiver.secret = "whsec_" + "A" * 44
+    make_event(alice)
+    services.send_due()
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.last_status_code) == ("pending", 400)
+
+
+def test_500_then_success_nothing_lost_and_the_backoff_grows(alice, receiver, endpoint_for,
+                                                            django_capture_on_commit_callbacks):
+    endpoint_for(alice, receiver.url)
+    events = [make_event(alice) for _ in range(3)]
+    receiver.answer = 500
+    before = counted("retrying"), counted("succeeded")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.send_due()
+    # The receiver failed as a whole: one attempt, then the endpoint rests instead of failing each delivery.
+    assert len(receiver.requests) == 1
+    first = Delivery.objects.get(event=events[0])
+    assert 4.5 <= (first.next_attempt_at - timezone.now()).total_seconds() <= 5.5
+    assert WebhookEndpoint.objects.get().paused_until is not None
+    assert services.send_due() == 0  # resting
+    backoff_passes()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.send_due()
+    first.refresh_from_db()
+    assert first.tries == 2 and 18 <= (first.next_attempt_at - timezone.now()).total_seconds() <= 22
+    receiver.answer = 200
+    backoff_passes()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.send_due()
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded"}
+    assert {event.pk for event in events} <= {body["id"] for body in receiver.bodies()}
+    assert counted("retrying") - before[0] == 2 and counted("succeeded") - before[1] == 3
+    assert WebhookEndpoint.objects.get().consecutive_failures == 0
+
+
+def test_a_timeout_is_a_failed_attempt(alice, receiver, endpoint_for, settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
+    endpoint_for(alice, receiver.url)
+    make_event(alice)
+    receiver.answer = ("sleep", 2)
+    services.send_due()
+    attempt = DeliveryAttempt.objects.get()
+    assert attempt.status_code is None and attempt.error == "No answer within 0.5 s." and not attempt.succeeded
+    assert attempt.duration_ms < 1500
+    receiver.answer = 200
+    backoff_passes()
+    services.send_due()
+    assert Delivery.objects.get().status == "succeeded"
+
+
+def test_a_redirect_is_not_followed(alice, make_receiver, endpoint_for):
+    first, elsewhere = make_receiver(), make_receiver()
+    endpoint_for(alice, first.url)
+    first.answer = ("redirect", elsewhere.url)
+    make_event(alice)
+    services.send_due()
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.last_status_code) == ("pending", 307)
+    assert "not followed" in delivery.last_error
+    assert elsewhere.requests == []
+
+
+def test_an_unreachable_receiver_gets_everything_once_it_listens(alice, make_receiver, endpoint_for):
+    port = free_port()
+    endpoint_for(alice, f"http://127.0.0.1:{port}/in")
+    events = [make_event(alice) for _ in range(2)]
+    services.send_due()
+    assert DeliveryAttempt.objects.get().error == "Could not connect (refused or unreachable)."
+    receiver = make_receiver(port)
+    backoff_passes()
+    services.send_due()
+    assert sorted(body["id"] for body in receiver.bodies()) == [event.pk for event in events]
+
+
+def test_a_failing_endpoint_does_not_hold_up_another(alice, make_receiver, endpoint_for, settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
+    slow, healthy = make_receiver(), make_receiver()
+    slow.answer = ("sleep", 2)
+    endpoint_for(alice, slow.url)
+    endpoint_for(alice, healthy.url)
+    events = [make_event(alice) for _ in range(20)]
+    services.send_due()
+    assert sorted(body["id"] for body in healthy.bodies()) == [event.pk for event in events]
+    assert len(slow.requests) == 1  # one timeout, then it rests: not twenty
+    assert Delivery.objects.filter(status="pending").count() == 20
+
+
+def test_at_most_the_in_flight_limit_of_senders_per_endpoint(alice, bob, make_receiver, endpoint_for, settings):
+    """A sender sends its claim one delivery after another: the requests in
+    flight to an endpoint are the live claims on it."""
+    settings.WEBHOOK_MAX_IN_FLIGHT = 2
+    endpoint_for(alice, make_receiver().url)
+    endpoint_for(bob, make_receiver().url)
+    for _ in range(3):
+        make_event(alice)
+    make_event(bob)
+    first = services.claim_due()
+    assert sorted(d.endpoint.owner.username for d in first) == ["alice", "alice", "alice", "bob"]
+    make_event(alice), make_event(bob)
+    second = services.claim_due()
+    assert sorted(d.endpoint.owner.username for d in second) == ["alice", "bob"]
+    waiting = make_event(alice)
+    assert services.claim_due() == []  # alice's endpoint has two senders
+    services.record_attempts([(delivery, services.http.Outcome(200, "", 5), timezone.now()) for delivery in first])
+    assert [d.event_id for d in services.claim_due()] == [waiting.pk]
+
+
+def test_a_sender_killed_mid_delivery_is_replaced_after_its_lease(alice, receiver, endpoint_for):
+    """The sender posts and dies before recording: the row stays claimed
+    until its lease runs out, then another sender sends it again with the
+    same webhook-id, and the receiver can tell the duplicate."""
+    endpoint_for(alice, receiver.url)
+    event = make_event(alice)
+    (claimed,) = services.claim_due()
+    services.http.post(claimed.endpoint.url, body=services.envelope(event).encode(),
+                       headers={"webhook-id": str(event.pk)}, timeout=5)  # ...and then the process is killed
+    assert services.claim_due() == []  # still leased
+    later = claimed.lease_until + timedelta(seconds=1)
+    (again,) = services.claim_due(now=later)
+    assert again.pk == claimed.pk
+    services.record_attempts([(again, *services.post(again))])  # another sender's attempt
+    assert [request["headers"]["webhook-id"] for request in receiver.requests] == [str(event.pk)] * 2
+    assert Delivery.objects.get().status == "succeeded"
+
+
+def test_a_stale_claim_does_not_overwrite_the_newer_one(alice, receiver, endpoint_for):
+    endpoint_for(alice, receiver.url)
+    make_event(alice)
+    (stale,) = services.claim_due()
+    (current,) = services.claim_due(now=stale.lease_until + timedelta(seconds=1))
+    services.record_attempts([(current, *services.post(current))])
+    services.record_attempts([(stale, services.http.Outcome(500, "Answered 500.", 5), timezone.now())])
+    assert Delivery.objects.get().status == "succeeded"
+    assert DeliveryAttempt.objects.count() == 2  # both attempts are in the log
+
+
+def test_retries_last_at_least_a_day_then_the_delivery_fails(alice, receiver, endpoint_for):
+    assert sum(services.RETRY_DELAYS) * (1 - services.JITTER) >= 86400
+    endpoint_for(alice, receiver.url)
+    make_event(alice)
+    receiver.answer = 404  # this message's trouble, not the receiver's: no rest for the endpoint
+    for _ in range(len(services.RETRY_DELAYS) + 1):
+        backoff_passes()
+        services.send_due()
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.finished_at is not None) == ("failed", 10, True)
+    backoff_passes()
+    assert services.send_due() == 0
+
+
+def test_sustained_failure_disables_the_endpoint_and_says_why(alice, receiver, endpoint_for, settings):
+    settings.WEBHOOK_DISABLE_AFTER_SECONDS = 3600
+    endpoint, _ = endpoint_for(alice, receiver.url)
+    receiver.answer = 503
+    make_event(alice)
+    for _ in range(services.DISABLE_MIN_FAILURES):
+        backoff_passes()
+        services.send_due()
+    assert WebhookEndpoint.objects.get().enabled  # many failures, but not for long yet
+    WebhookEndpoint.objects.update(failing_since=timezone.now() - timedelta(hours=2))
+    make_event(alice)
+    backoff_passes()
+    services.send_due()
+    shown = bearer(alice).get(f"/api/v1/webhooks/{endpoint.pk}/").json()
+    assert shown["enabled"] is False and "Answered 503." in shown["disabled_reason"]
+    assert shown["disabled_at"] and shown["consecutive_failures"] >= services.DISABLE_MIN_FAILURES + 1
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"failed"}
+    entry = AuditEntry.objects.get(action="webhook.disable")
+    assert entry.status == "failure" and entry.actor_type == "system"
+
+
+def test_an_address_refused_at_send_time_is_never_connected(alice, receiver, endpoint_for, settings):
+    """DNS may answer differently when the attempt is made than when the
+    endpoint was registered: the check runs again before every attempt."""
+    endpoint_for(alice, receiver.url)
+    make_event(alice)
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    services.send_due()
+    attempt = DeliveryAttempt.objects.get()
+    assert attempt.status_code is None and "may not reach" in attempt.error
+    assert receiver.requests == []
+
+
+def test_the_commit_wakes_the_sender(alice, receiver, endpoint_for, django_capture_on_commit_callbacks):
+    endpoint_for(alice, receiver.url)
+    HUEY.immediate = True  # the task runs here, as the consumer would run it
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            event = make_event(alice)
+    finally:
+        HUEY.immediate = False
+    assert json.loads(receiver.wait_for(1)[0]["body"])["id"] == event.pk
+    assert Delivery.objects.get().status == "succeeded"
+
+
+def test_the_latency_from_event_to_delivery_is_observed(alice, receiver, endpoint_for,
+                                                         django_capture_on_commit_callbacks):
+    endpoint_for(alice, receiver.url)
+    make_event(alice)
+    before = REGISTRY.get_sample_value("webhook_delivery_seconds_count") or 0
+    with django_capture_on_commit_callbacks(execute=True):
+        services.send_due()
+    assert REGISTRY.get_sample_value("webhook_delivery_seconds_count") == before + 1
