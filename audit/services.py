@@ -1,6 +1,5 @@
 import functools
 import hmac
-import ipaddress
 import json
 import uuid
 from collections import Counter
@@ -14,30 +13,17 @@ from audit.metrics import AUDIT_EVENTS
 from audit.models import AuditEntry, ChainHead
 from audit.redaction import redact
 from core import request_context
+from core.client_ip import canonical_ip
 
 # Built once: json.dumps and json.loads with options build a new one per call.
 META_ENCODER = DjangoJSONEncoder(allow_nan=False)
 META_DECODER = json.JSONDecoder(parse_float=str)
 
 
-@functools.lru_cache(maxsize=1024)  # parsed once per client, not once per entry
-def _normalized_ip(value):
-    """The address as the database gives it back, so that what is hashed is
-    what is read: without an IPv6 zone (inet keeps none, nor does Django on
-    SQLite), and an IPv4-mapped address with its IPv4 part dotted, as both
-    write it (Python's own str is hexadecimal before 3.13)."""
-    if not value:
-        return None
-    try:
-        ip = ipaddress.ip_address(value)
-    except ValueError:
-        return None
-    if ip.version == 6:
-        if ip.scope_id:
-            ip = ipaddress.IPv6Address(int(ip))
-        if ip.ipv4_mapped:
-            return f"::ffff:{ip.ipv4_mapped}"
-    return str(ip)
+# The address as the database gives it back (core.client_ip.canonical_ip),
+# so that what is hashed is what is read; parsed once per client, not once
+# per entry.
+_normalized_ip = functools.lru_cache(maxsize=1024)(canonical_ip)
 
 
 def _without_nul(value):
