@@ -15,6 +15,10 @@ TEST_DATABASE_NAME), never in the database DATABASE_URL names.
 (b) 8 writer threads, each with its own connection, append 1,000 entries
     each at once: `verify_audit` must accept the chain with seq 1..8000 and
     no gap. It runs first, on the empty chain.
+(c) 1,000 entries appended by one `append_entries` against 1,000
+    `append_entry` calls, in one transaction each, 5 times: printed, no
+    target (batch events, e.g. a bridge's fills, take the first way); then
+    `verify_audit` must accept the whole chain.
 
 --floor is a diagnosis (never checked): two more actions take turns with
 (a)'s, each the plain action plus one statement: `SELECT 1` (what a bare
@@ -22,7 +26,8 @@ round trip costs) and the append's own statement with its parameters made
 beforehand (what the audited action would cost if appending took no Python
 at all).
 
-Exits 1 if a writer fails, the chain has a gap or the ratio misses its target.
+Exits 1 if a writer fails, the chain has a gap or fails verification, or the
+ratio misses its target.
 """
 
 import io
@@ -34,7 +39,7 @@ from functools import partial
 
 from bench.harness import Checks, argument_parser, configure_in_process, test_database
 
-SMOKE = ["--runs", "500", "--writers", "2", "--per-writer", "100"]
+SMOKE = ["--runs", "500", "--writers", "2", "--per-writer", "100", "--batch", "100"]
 
 
 def concurrent_writers(writers, per_writer):
@@ -87,6 +92,30 @@ def sequential(runs, rounds, *, floor=False):
     return rounds_seconds
 
 
+def batch_against_singles(size, repeat):
+    """Seconds of each way of appending `size` entries in one transaction, `repeat` times, alternating."""
+    from django.db import transaction
+
+    from audit.services import append_entries, append_entry
+
+    def fields(i):
+        return {"action": "bench.batch", "target_type": "fill", "target_id": str(i),
+                "meta": {"ticket": i, "volume": "0.10", "price": "1.08450"}}
+
+    seconds = {"append_entries": [], "append_entry": []}
+    for _ in range(repeat):
+        began = time.perf_counter()
+        with transaction.atomic():
+            append_entries(entries=[fields(i) for i in range(size)])
+        seconds["append_entries"].append(time.perf_counter() - began)
+        began = time.perf_counter()
+        with transaction.atomic():
+            for i in range(size):
+                append_entry(**fields(i))
+        seconds["append_entry"].append(time.perf_counter() - began)
+    return seconds
+
+
 def statement_floor(User, count):
     """--floor's actions: the plain action plus a bare round trip, and plus
     the append statement with its parameters made beforehand (`count` sets:
@@ -127,6 +156,7 @@ def main(argv):
     parser.add_argument("--runs", type=int, default=5000, help="sequential actions of each kind (default 5000)")
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--per-writer", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=1000, help="entries per batch in (c) (default 1000)")
     parser.add_argument("--floor", action="store_true",
                         help="diagnosis: also time a bare round trip and the append statement alone (never checked)")
     args = parser.parse_args(argv)
@@ -139,6 +169,7 @@ def main(argv):
     from django.db import connection
 
     from audit.models import AuditEntry
+    from audit.verification import verify_chain
 
     if connection.vendor != "postgresql":
         sys.exit("Run it on PostgreSQL: DATABASE_URL=postgres://user@host:5432/name")
@@ -170,4 +201,10 @@ def main(argv):
                   f"{seconds / plain:.2f} x plain")
         print(f"    load average during the run: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
         check.ratio("ratio audited/plain:", audited / plain, at_most=1.5)
+
+        batch = batch_against_singles(args.batch, repeat=5)
+        print(f"\n(c) {args.batch} entries in one transaction, median of 5: "
+              + ", ".join(f"{name} {statistics.median(times) * 1e3:,.1f} ms" for name, times in batch.items()))
+        report = verify_chain()
+        check(report.ok, f"verify_audit after (a) and (c): {report.verified} entries")
     return check.status()

@@ -48,7 +48,8 @@ def test_a_position_closed_by_hand_at_the_broker_is_closed_with_reason_broker_af
     missing = sample("reconciliation_divergences_total", kind="missing_at_broker")
 
     bridge.control({"close": ticket, "report": False})  # closed at the broker; the platform is not told
-    assert bridge.state()["positions"] == []
+    # The bridge logs an instruction as applied before it saves its books.
+    wait_for("the broker's books without it", lambda: bridge.state()["positions"] == [])
 
     def closed_position():
         shown = desk.api.get(f"/api/v1/positions/{position['id']}/")
@@ -82,7 +83,8 @@ def test_a_position_opened_by_hand_at_the_broker_is_adopted_as_external(desk):
     bridge = desk.start_bridge()
     # Opened at the broker, its deal never reported: only the snapshots show it.
     bridge.control({"open": {"instrument": "EURUSD", "side": "sell", "volume": "0.30"}, "report": False})
-    [ticket] = [position["ticket"] for position in bridge.state()["positions"]]
+    [ticket] = wait_for("the position in the broker's books",
+                        lambda: [position["ticket"] for position in bridge.state()["positions"]])
 
     [adopted] = wait_for("the adopted position", desk.positions)
     assert (adopted["ticket"], adopted["origin"], adopted["order"], adopted["signal"]) == (

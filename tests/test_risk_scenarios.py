@@ -86,7 +86,7 @@ def test_a_20_percent_fall_from_the_peak_halts_the_account_closes_every_position
     assert sorted((p["origin"], p["close_reason"]) for p in closed) == [
         ("external", "drawdown_guard"), ("platform", "drawdown_guard")]
     assert order["id"] in {p["order"] for p in closed}
-    assert bridge.state()["positions"] == []
+    wait_for("the broker's books empty", lambda: bridge.state()["positions"] == [])
     wait_for("both closes acknowledged", lambda: close_commands(desk) == [("drawdown_guard", "executed")] * 2)
     # Each guard close audited: asked for, and done.
     for action, reason in (("position.close_request", "reason"), ("position.close", "close_reason")):
