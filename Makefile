@@ -45,20 +45,24 @@ $(VENV)/.requirements-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/p
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
 	touch $@ $(VENV)/.requirements
 
-# A local .env with a fresh random key; never committed, never overwritten.
+# A local .env with a fresh random key, readable only by you (like the demo
+# bridge's secret); never committed, never overwritten.
 .env: | $(VENV)/bin/python
-	$(PY) -c 'import secrets; print("DEBUG=True"); print("SECRET_KEY=" + secrets.token_urlsafe(50))' > $@
+	umask 077 && $(PY) -c 'import secrets; print("DEBUG=True"); print("SECRET_KEY=" + secrets.token_urlsafe(50))' > $@
 
-# Every process the platform needs: gunicorn in the foreground, the task
-# consumer (run_huey: the expiry sweeps and the webhook sender, two workers
-# so that one sweep never waits for a slow receiver), the ASGI process of the
-# event stream (uvicorn, on STREAM_PORT) and the demo trader's paper bridge
-# (with a 10-point spread and 3.50 commission per lot and deal, so trades show
-# costs) in the background. All but the bridge write their metrics to one
-# directory, which /metrics sums. Ctrl-C reaches all four; whenever the recipe
-# ends (Ctrl-C, or gunicorn stopped or failed to start) the three are stopped
-# and waited for. The bridge's secret goes from load_demo's file into the bridge's
-# environment only, never onto a command line or into a log.
+# Every process the platform needs: gunicorn, the task consumer (run_huey: the
+# expiry sweeps and the webhook sender, two workers so that one sweep never
+# waits for a slow receiver), the ASGI process of the event stream (uvicorn, on
+# STREAM_PORT) and the demo trader's paper bridge (with a 10-point spread and
+# 3.50 commission per lot and deal, so trades show costs). All but the bridge
+# write their metrics to one directory, which /metrics sums. Ctrl-C reaches all
+# four; whenever the recipe ends (Ctrl-C, a SIGTERM that make passes on, or
+# gunicorn stopped or failed to start: its exit status is kept) the others are
+# stopped and waited for. gunicorn runs in the background too, the shell waiting
+# for it, because a shell runs its traps only once its foreground command is
+# done: a SIGTERM would otherwise wait on gunicorn, which nothing stops. The
+# bridge's secret goes from load_demo's file into the bridge's environment only,
+# never onto a command line or into a log.
 run: $(VENV)/.requirements .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
@@ -73,8 +77,10 @@ run: $(VENV)/.requirements .env
 	(set -a && . ./$(DEMO_BRIDGE_ENV) && exec $(PY) manage.py paper_bridge --base-url http://127.0.0.1:$(PORT) \
 		--key-id "$$PAPER_BRIDGE_KEY_ID" --balance "$$PAPER_BRIDGE_BALANCE" --spread 10 --commission-per-lot 3.5) & \
 	bridge=$$!; \
-	trap 'kill $$huey $$stream $$bridge 2>/dev/null; wait' EXIT; trap 'exit 130' INT TERM; \
-	PORT=$(PORT) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py config.wsgi
+	PORT=$(PORT) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py config.wsgi & \
+	web=$$!; \
+	trap 'kill $$huey $$stream $$bridge $$web 2>/dev/null; wait' EXIT; trap 'exit 130' INT TERM; \
+	wait $$web
 
 test: $(VENV)/.requirements-dev $(TEST_BROWSER)
 ifeq ($(BROWSER_TESTS),0)

@@ -2,7 +2,9 @@ import copy
 
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.utils import aware_utcnow
 
 from accounts import caches, selectors
 from accounts.models import SESSION_CLAIM
@@ -19,6 +21,20 @@ class BearerAuthentication(JWTAuthentication):
         if result is not None:
             request_context.set_actor("user", result[0].get_username())
         return result
+
+    def get_validated_token(self, raw_token):
+        def verify():
+            return super(BearerAuthentication, self).get_validated_token(raw_token)
+
+        # Kept by each worker by the token's bytes (accounts/caches.py).
+        token = caches.access_tokens.get(raw_token, verify)
+        try:
+            token.check_exp(current_time=aware_utcnow())  # a kept token's too: it was checked when it was kept
+        except TokenError:
+            # Expired since: verified afresh, it is refused as any expired token is.
+            caches.access_tokens.forget(raw_token)
+            return verify()
+        return token
 
     def get_user(self, validated_token):
         # Keyed with every claim the answer depends on: the user id, the

@@ -12,3 +12,11 @@ from core.worker_cache import WorkerCache
 # reading the user and the session on every request was the largest cost of
 # a cached chart. A refusal is never kept.
 users = WorkerCache(lambda: settings.WORKER_CACHE_SECONDS, invalidated_by=(User, EndedSession))
+
+# Access tokens whose signature and claims were verified, by their exact
+# bytes, kept by each worker for WORKER_CACHE_SECONDS: verifying and decoding
+# a token (base64, HMAC, JSON) was a fifth of a cached chart's answer. What
+# makes a token valid is its bytes and the clock: its expiry is checked on
+# every request (accounts/authentication.py), and the user and the session
+# behind it through `users`. A refusal is never kept.
+access_tokens = WorkerCache(lambda: settings.WORKER_CACHE_SECONDS)

@@ -51,7 +51,8 @@ class DailyRollup(ScopeFields):
     trail_losses = models.PositiveIntegerField(default=0)
     max_losses = models.PositiveIntegerField(default=0)
     # The last close folded in: one that closed earlier arrives late, and the
-    # day is folded again in close order.
+    # day's loss streaks (all that the order decides) are counted again from
+    # its closes in close order.
     last_close_time = models.DateTimeField(null=True, blank=True)
     last_position = models.UUIDField(null=True, blank=True)
     # The loss streaks of the positions closed before last_close_time: many

@@ -52,7 +52,7 @@ class TradeFiguresSerializer(serializers.Serializer):
     net_profit = _money()
     profit_factor = _ratio(help_text="gross_profit / |gross_loss|.")
     payoff_ratio = _ratio(help_text="Average win / |average loss|.")
-    expectancy = _money(help_text="Net profit per trade.")
+    expectancy = _money(help_text="Net profit per trade, rounded half-even to 8 places.")
     expectancy_r = _ratio(help_text="Mean of realized P&L / initial risk, over the trades with an initial risk.")
     largest_win = _money()
     largest_loss = _money()

@@ -24,6 +24,9 @@ ONE = Decimal(1)
 # 15 significant digits SQLite stores a number with.
 R_QUANTUM = Decimal("1e-9")
 RETURN_QUANTUM = Decimal("1e-12")
+# Quantum of the expectancy, a quotient of money: the places money is stored
+# with (core.model_fields.DECIMAL_PLACES), not the 28 digits of a division.
+MONEY_QUANTUM = Decimal("1e-8")
 
 # Below these, averages and ratios say more about luck than about the
 # strategy: they are null and named in `insufficient`.
@@ -94,6 +97,18 @@ class Trades:
     @classmethod
     def of_row(cls, row) -> "Trades":
         return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+
+def loss_streaks(losses: list[bool]) -> Trades:
+    """What of a fold of trades depends on their order (the count and the
+    loss streaks), from the trades in close order, True for a loss."""
+    lead = next((index for index, loss in enumerate(losses) if not loss), len(losses))
+    trail = next((index for index, loss in enumerate(reversed(losses)) if not loss), len(losses))
+    longest = run = 0
+    for loss in losses:
+        run = run + 1 if loss else 0
+        longest = max(longest, run)
+    return Trades(trades=len(losses), lead_losses=lead, trail_losses=trail, max_losses=longest)
 
 
 def _extreme(pick, a, b):
@@ -172,7 +187,7 @@ def trade_figures(trades: Trades) -> dict:
         "gross_profit": trades.gross_profit, "gross_loss": trades.gross_loss, "net_profit": net,
         "profit_factor": _ratio(trades.gross_profit, -trades.gross_loss) if enough else None,
         "payoff_ratio": _ratio(average_win, average_loss) if enough and average_win is not None else None,
-        "expectancy": (net / trades.trades) if enough else None,
+        "expectancy": (net / trades.trades).quantize(MONEY_QUANTUM) if enough else None,
         "expectancy_r": _ratio(trades.r_sum, trades.r_trades) if trades.r_trades >= MIN_TRADES else None,
         "largest_win": trades.largest_win, "largest_loss": trades.largest_loss,
         "max_consecutive_losses": trades.max_losses,

@@ -76,8 +76,8 @@ def decide_signal(*, user, signal_id, decision, consent_version, reason="", ip=N
             if _has_decision(signal):  # a writer that skipped the lock got there first
                 raise _already_decided() from None
             raise
-        signal.status = approval.decision
-        signal.save(update_fields=["status"])
+        signal.status, signal.updated_at = approval.decision, now
+        signal.save(update_fields=["status", "updated_at"])
         events.approval_created.send(
             sender=Approval, target=approval,
             meta={"signal": str(signal.pk), "decision": approval.decision,

@@ -2,7 +2,9 @@
 
 A chart's cache key is its kind, its parameters and the version of the data
 it draws (charting/charts.py builds those), so fresh data simply makes a new
-key and nothing needs purging; old keys expire on their own.
+key and nothing needs purging; old keys expire on their own. For the same
+reason a worker may keep the images it read from the shared cache for a few
+seconds (charting/caches.py): what a key names never changes.
 
 Single flight: many simultaneous requests for one uncached chart render it
 once. Threads of one process queue on a process-local lock per key; with
@@ -25,6 +27,7 @@ from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.http import parse_etags
 from redis.exceptions import RedisError
 
+from charting import caches
 from charting.metrics import media_cache_hits_total, media_render_seconds, media_render_total
 
 logger = logging.getLogger(__name__)
@@ -76,12 +79,22 @@ def chart_image(chart: Chart) -> ChartImage:
 
 
 def _cached(key: str, kind: str) -> ChartImage | None:
+    image = caches.images.get(key, lambda: _shared(key), keep=_worth_keeping)
+    if image is not None:
+        media_cache_hits_total.labels(type=kind).inc()
+    return image
+
+
+def _shared(key: str) -> ChartImage | None:
     # Stored as a plain (etag, png) tuple: any version of this code can read it.
     value = cache.get(key)
     if isinstance(value, tuple) and len(value) == 2:
-        media_cache_hits_total.labels(type=kind).inc()
         return ChartImage(etag=value[0], png=value[1])
     return None
+
+
+def _worth_keeping(image: ChartImage | None) -> bool:
+    return image is not None and len(image.png) <= caches.KEPT_IMAGE_BYTES
 
 
 def _render(chart: Chart) -> ChartImage:

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Exists, Max, Model, OuterRef, Q, QuerySet
+from django.db.models import Max, Model, QuerySet
 from django.db.models.functions import TruncDate
 
 from charting import sql
 from charting.models import TIMEFRAME_SECONDS, Candle, EquityPoint
+from core.lookups import LOOKUP_CHUNK, chunks
 from signals.models import Instrument, Signal
 
 # Which timeframe a signal chart uses when the caller names none: the first
@@ -77,8 +78,8 @@ class CandleSeriesState:
 
 def candle_series_state(*, symbol: str, timeframe: str) -> CandleSeriesState | None:
     """The instrument called `symbol` (None if there is none) with the data
-    version of its bars in `timeframe`, in one query: with authentication,
-    all the database work of a cached candles chart."""
+    version of its bars in `timeframe`, in one query: all the database work
+    of a cached candles chart, which each worker keeps (charting/caches.py)."""
     row = _fetchone(sql.CANDLE_SERIES_STATE, {"symbol": symbol.strip().upper(), "timeframe": timeframe})
     if row is None:
         return None
@@ -153,19 +154,43 @@ def _near(timeframe: str) -> timedelta:
 
 def signals_with_bars(signals: list[Signal]) -> set:
     """The ids of those of `signals` that have a bar near them in a preferred
-    timeframe (what signal_series_version looks for), in one query: an
-    EXISTS probe per signal and reach, however many signals."""
-    if not signals:
-        return set()
+    timeframe (what signal_series_version looks for): an EXISTS probe per
+    signal and reach (charting/sql.py, SIGNALS_WITH_BARS says why raw), from
+    the signals' instrument and time, in one query per LOOKUP_CHUNK
+    parameters. The signals need not be stored yet."""
+    found = set()
+    for part in chunks(signals, _WITH_BARS_CHUNK):
+        with connection.cursor() as cursor:
+            cursor.execute(*_with_bars_query(part))
+            found.update(part[number].pk for number, in cursor.fetchall())
+    return found
+
+
+def _reaches() -> dict[timedelta, list[str]]:
+    """The candidate timeframes by how long before a signal their bars count as near it."""
     by_reach = {}
     for timeframe in SIGNAL_TIMEFRAME_PREFERENCE:
         by_reach.setdefault(_near(timeframe), []).append(timeframe)
-    near = Q()
-    for reach, timeframes in by_reach.items():
-        near |= Exists(Candle.objects.filter(instrument=OuterRef("instrument"), timeframe__in=timeframes,
-                                             time__lte=OuterRef("time"), time__gt=OuterRef("time") - reach))
-    rows = Signal.objects.filter(near, pk__in=[signal.pk for signal in signals])
-    return set(rows.values_list("pk", flat=True))
+    return by_reach
+
+
+# As many signals as one probe takes within LOOKUP_CHUNK parameters.
+_WITH_BARS_CHUNK = (LOOKUP_CHUNK - len(SIGNAL_TIMEFRAME_PREFERENCE)) // (2 + len(_reaches()))
+
+
+def _with_bars_query(signals: list[Signal]) -> tuple[str, dict]:
+    """The statement and parameters of signals_with_bars for up to _WITH_BARS_CHUNK signals."""
+    by_reach = _reaches()
+    adapt_time = connection.ops.adapt_datetimefield_value
+    params = {f"timeframe_{reach}_{rank}": timeframe
+              for reach, timeframes in enumerate(by_reach.values()) for rank, timeframe in enumerate(timeframes)}
+    for number, signal in enumerate(signals):
+        params[f"instrument_{number}"] = signal.instrument_id
+        params[f"time_{number}"] = adapt_time(signal.time)
+        for reach, near in enumerate(by_reach):
+            params[f"near_{number}_{reach}"] = adapt_time(signal.time - near)
+    sizes = tuple(len(timeframes) for timeframes in by_reach.values())
+    return sql.signals_with_bars(len(signals), sizes), params
 
 
 def signal_windows(*, signal, timeframe: str, bars: int) -> list[Window]:

@@ -105,8 +105,9 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # A strong ETag (a hash of the body) on every GET answer that has none,
-    # and 304 to a matching If-None-Match: a client polling its feed pays for
-    # an empty answer while nothing changed. Streams (CSV, events) are skipped.
+    # and 304 to a matching If-None-Match: a polling client pays for an empty
+    # answer while nothing changed. Streams (CSV, events) are skipped. The
+    # feed answers its own validators before building its page (signals/views.py).
     "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

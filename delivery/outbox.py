@@ -63,8 +63,8 @@ def _record_postgresql(rows, connection) -> list[Event]:
     for batch in chunks(rows, BATCH_SIZE):
         with connection.cursor() as cursor:
             cursor.execute(sql.RECORD_POSTGRESQL, {
-                "users": [str(user_id) for user_id, _, _ in batch], "types": [kind for _, kind, _ in batch],
-                "payloads": [json.dumps(payload, cls=DjangoJSONEncoder) for _, _, payload in batch], "now": now})
+                "rows": json.dumps([(str(user_id), kind, payload) for user_id, kind, payload in batch],
+                                   cls=DjangoJSONEncoder), "now": now})
             ids = cursor.fetchall()
         delivered += ids[0][1]
         events += [Event.from_db(connection.alias, RECORDED_FIELDS, (pk, user_id, kind, payload, now))
@@ -163,9 +163,20 @@ def _execution_receiver(make_row):
     return receive
 
 
+POSITION_TYPES = {execution_events.position_opened: EventType.POSITION_OPENED,
+                  execution_events.position_closed: EventType.POSITION_CLOSED}
+
+
 def changes_recorded(sender, *, changes, **kwargs):
-    """Execution's batch of single events: the rows of those users are told about, in one go."""
-    record([EXECUTION_ROWS[change.event](change.target, change.meta or {})
+    """Execution's batch of single events: the rows of those users are told
+    about, in one go. The positions' resources are rendered in one pass,
+    once each: a position the batch opened and closed is one object, in its
+    final state, in both events (a fills call's 500 positions cost 1,000
+    renderings, the most of the outbox's Python time, before)."""
+    positions = {id(change.target): change.target for change in changes if change.event in POSITION_TYPES}
+    resources = dict(zip(positions, execution_selectors.position_resources(positions.values()), strict=True))
+    record([(change.target.owner_id, POSITION_TYPES[change.event], resources[id(change.target)])
+            if change.event in POSITION_TYPES else EXECUTION_ROWS[change.event](change.target, change.meta or {})
             for change in changes if change.event in EXECUTION_ROWS])
 
 

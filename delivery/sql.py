@@ -59,18 +59,21 @@ SELECT e.id, w.id, 'pending', 0, 0, %(now)s, '', %(now)s
  WHERE e.id > %(after)s AND w.enabled AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = %(type)s)
 """
 
-# PostgreSQL: the outbox's rows (delivery/outbox.py `record`), passed as
-# arrays, and their deliveries in one statement: an action's event costs
-# one round trip, not three (an insert, the owner's endpoints, their
-# deliveries). The ids are taken in the rows' order (ORDER BY n), so event
-# ids keep the order of the rows; it answers each new id, ascending, with
-# how many deliveries it made in all.
+# PostgreSQL: the outbox's rows (delivery/outbox.py `record`) and their
+# deliveries in one statement: an action's event costs one round trip, not
+# three (an insert, the owner's endpoints, their deliveries). The rows come
+# as one JSON document, `[[user id, type, payload], ...]`, which the server
+# parses once. Passed as three arrays instead (psycopg adapts an array
+# element by element), 1,000 position events of a fills call (519 bytes of
+# payload each) took 358 ms (median of 8; 267-623) against 71 ms (52-100)
+# for the document, timed alternately at load 7.6. The ids are taken in the
+# rows' order (ORDER BY n), so event ids keep the order of the rows; it
+# answers each new id, ascending, with how many deliveries it made in all.
 RECORD_POSTGRESQL = """
 WITH events AS (
     INSERT INTO delivery_event (user_id, type, payload, created_at)
-    SELECT r.user_id, r.type, r.payload::jsonb, %(now)s
-      FROM unnest(%(users)s::uuid[], %(types)s::text[], %(payloads)s::text[]) WITH ORDINALITY
-           AS r(user_id, type, payload, n)
+    SELECT (r.item ->> 0)::uuid, r.item ->> 1, r.item -> 2, %(now)s
+      FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS r(item, n)
      ORDER BY r.n
     RETURNING id, user_id, type
 ), deliveries AS (

@@ -21,15 +21,17 @@ DAY = timedelta(days=1)
 # instrument, side, entry, stop loss, take profit, minutes ago, expires after (from now), decision.
 # USDJPY expires last, so it is the one the demo decisions decide (they keep the
 # soonest-expiring pending): EURUSD and XAUUSD, which have demo candles, stay
-# pending and the README's walk-through charts one of them.
+# pending. Stored oldest first, as a strategy sends them, so the feed (newest
+# first) opens on EURUSD: the signal the README's walk-through decides and whose
+# order and position it shows.
 DEMO_SIGNALS = [
-    ("EURUSD", "buy", "1.08450", "1.08100", "1.09100", 5, DAY, None),
-    ("USDJPY", "sell", "151.420", "152.000", "150.500", 12, DAY + timedelta(hours=1), None),
-    ("XAUUSD", "buy", "2395.50", "2380.00", "2430.00", 20, DAY, None),
-    ("GBPUSD", "buy", "1.27210", "1.26800", "1.28000", 90, DAY, "approved"),
-    ("AUDUSD", "sell", "0.65830", "0.66200", "0.65100", 120, DAY, "rejected"),
     ("USDCHF", "buy", "0.88120", "0.87800", "0.88800", 300, -timedelta(hours=4), "expire"),
+    ("AUDUSD", "sell", "0.65830", "0.66200", "0.65100", 120, DAY, "rejected"),
+    ("GBPUSD", "buy", "1.27210", "1.26800", "1.28000", 90, DAY, "approved"),
     ("NZDUSD", "sell", "0.59870", "0.60200", "0.59300", 45, -timedelta(minutes=10), None),
+    ("XAUUSD", "buy", "2395.50", "2380.00", "2430.00", 20, DAY, None),
+    ("USDJPY", "sell", "151.420", "152.000", "150.500", 12, DAY + timedelta(hours=1), None),
+    ("EURUSD", "buy", "1.08450", "1.08100", "1.09100", 5, DAY, None),
 ]
 
 

@@ -42,19 +42,26 @@ AMOUNT_DIGITS = 2
 NOTHING = "—"
 
 
-def _change_link(model, pk):
-    """A link to the console page of `model`'s row `pk`, named by its id."""
-    if pk is None:
-        return NOTHING
-    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk])
-    return format_html('<a href="{}">{}</a>', url, pk)
-
-
 def _changelist_links(models, **filters):
     """Links to the console lists of `models`, filtered by `filters`."""
     return format_html_join(" · ", '<a href="{}?{}">{}</a>', (
         (reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"), urlencode(filters),
          model._meta.verbose_name_plural) for model in models))
+
+
+def link_display(model, field, description):
+    """A column or field linking to the console page of the `model` row
+    whose id is in `field`, named by that id (a dash when it is null)."""
+
+    @admin.display(description=description)
+    def show(self, row):
+        pk = getattr(row, field)
+        if pk is None:
+            return NOTHING
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk])
+        return format_html('<a href="{}">{}</a>', url, pk)
+
+    return show
 
 
 def _time_and_age(moment):
@@ -262,13 +269,8 @@ class OrderAdmin(IdSearchMixin, ReadOnlyAdmin):
     def reasons_shown(self, order):
         return ", ".join(order.reasons) or NOTHING
 
-    @admin.display(description="signal")
-    def signal_link(self, order):
-        return _change_link(Signal, order.signal_id)
-
-    @admin.display(description="approval")
-    def approval_link(self, order):
-        return _change_link(Approval, order.approval_id)
+    signal_link = link_display(Signal, "signal_id", "signal")
+    approval_link = link_display(Approval, "approval_id", "approval")
 
     @admin.display(description="records")
     def records(self, order):
@@ -294,14 +296,8 @@ class CommandAdmin(IdSearchMixin, ReadOnlyAdmin):
     entry = price_display("entry_price", "entry price")
     stop = price_display("stop_loss", "stop loss")
     target = price_display("take_profit", "take profit")
-
-    @admin.display(description="order")
-    def order_link(self, command):
-        return _change_link(Order, command.order_id)
-
-    @admin.display(description="position")
-    def position_link(self, command):
-        return _change_link(Position, command.position_id)
+    order_link = link_display(Order, "order_id", "order")
+    position_link = link_display(Position, "position_id", "position")
 
 
 # --- Fills, positions, account snapshots ---------------------------------------------
@@ -326,14 +322,8 @@ class FillAdmin(ReadOnlyAdmin):
     commission_shown = amount_display("commission", "commission")
     swap_shown = amount_display("swap", "swap")
     profit_shown = amount_display("profit", "profit")
-
-    @admin.display(description="order")
-    def order_link(self, fill):
-        return _change_link(Order, fill.order_id)
-
-    @admin.display(description="position")
-    def position_link(self, fill):
-        return _change_link(Position, fill.position_id)
+    order_link = link_display(Order, "order_id", "order")
+    position_link = link_display(Position, "position_id", "position")
 
 
 @admin.register(Position)
@@ -376,13 +366,8 @@ class PositionAdmin(IdSearchMixin, ReadOnlyAdmin):
         # instrument) in one query; list_select_related would be ignored.
         return super().get_queryset(request).select_related("instrument", "owner", "bridge", "signal__instrument")
 
-    @admin.display(description="signal")
-    def signal_link(self, position):
-        return _change_link(Signal, position.signal_id)
-
-    @admin.display(description="order")
-    def order_link(self, position):
-        return _change_link(Order, position.order_id)
+    signal_link = link_display(Signal, "signal_id", "signal")
+    order_link = link_display(Order, "order_id", "order")
 
     @admin.display(description="records")
     def records(self, position):
@@ -428,11 +413,6 @@ def json_display(field, description):
     return show
 
 
-@admin.display(description="position")
-def _item_position_link(self, item):
-    return _change_link(Position, item.position_id)
-
-
 class ReconciliationItemInline(admin.TabularInline):
     model = ReconciliationItem
     fields = ["kind", "ticket", "position_link", "expected_shown", "actual_shown", "action"]
@@ -440,7 +420,7 @@ class ReconciliationItemInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
-    position_link = _item_position_link
+    position_link = link_display(Position, "position_id", "position")
     expected_shown = json_display("expected", "expected (the books)")
     actual_shown = json_display("actual", "actual (the broker)")
 
@@ -468,9 +448,7 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
     def counts_shown(self, run):
         return ", ".join(f"{kind} {count}" for kind, count in run.counts.items()) or NOTHING
 
-    @admin.display(description="snapshot")
-    def snapshot_link(self, run):
-        return _change_link(AccountSnapshot, run.snapshot_id)
+    snapshot_link = link_display(AccountSnapshot, "snapshot_id", "snapshot")
 
     def get_search_results(self, request, queryset, search_term):
         found, _ = super().get_search_results(request, queryset, search_term)
@@ -501,7 +479,7 @@ class ReconciliationItemAdmin(ReadOnlyAdmin):
     fields = ["run_link", "kind", "ticket", "position_link", "expected_shown", "actual_shown", "action"]
     readonly_fields = fields
 
-    position_link = _item_position_link
+    position_link = link_display(Position, "position_id", "position")
     expected_shown = json_display("expected", "expected (the books)")
     actual_shown = json_display("actual", "actual (the broker)")
 
@@ -513,9 +491,7 @@ class ReconciliationItemAdmin(ReadOnlyAdmin):
     def bridge(self, item):
         return item.run.bridge
 
-    @admin.display(description="run")
-    def run_link(self, item):
-        return _change_link(ReconciliationRun, item.run_id)
+    run_link = link_display(ReconciliationRun, "run_id", "run")
 
 
 # --- The account guards ------------------------------------------------------------

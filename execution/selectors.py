@@ -2,6 +2,7 @@
 everyone's), their bridge, and the status filter that reads an unfilled
 order past its expiry as expired."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -336,9 +337,15 @@ def order_resource(order: Order) -> dict:
 
 def position_resource(position: Position) -> dict:
     """The position as the API writes it, for other apps that publish it."""
+    return position_resources([position])[0]
+
+
+def position_resources(positions: Iterable[Position]) -> list[dict]:
+    """`position_resource` of each, rendered by one serializer."""
     from execution.serializers import PositionSerializer
 
-    return PositionSerializer().to_representation(position)
+    serializer = PositionSerializer()
+    return [serializer.to_representation(position) for position in positions]
 
 
 # --- what charting's charts show of trading (provided in apps.py) --------------------

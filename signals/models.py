@@ -125,6 +125,11 @@ class Signal(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     expires_at = models.DateTimeField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # When what the resource shows last changed: its arrival, then its
+    # decision. An expiry dates from `expires_at`, when the signal began to
+    # read as expired, whenever `expire_signals` stores it. The feed's
+    # Last-Modified (selectors.feed_changed_at) is the newest of them.
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
     # SHA-256 of the signal's content (signals/services.py): a repeat of the
     # dedup key is a harmless replay when this matches, a conflict otherwise.
     fingerprint = models.CharField(max_length=64, editable=False)
@@ -146,6 +151,8 @@ class Signal(models.Model):
         ]
         indexes = [
             models.Index(fields=["owner", "created_at", "id"], name="signal_feed_idx"),
+            # The newest change of a feed without a scan of it.
+            models.Index(fields=["owner", "updated_at"], name="signal_feed_changed_idx"),
             models.Index(fields=["created_at", "id"], name="signal_created_idx"),
             models.Index(fields=["status", "expires_at"], name="signal_status_expiry_idx"),
         ]

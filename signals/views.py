@@ -1,8 +1,14 @@
+import hashlib
 import json
+from datetime import datetime
 
 from django.http import HttpResponseNotFound
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import condition
+from django.views.decorators.vary import vary_on_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -34,8 +40,61 @@ class VisibleSignalsMixin:
         return selectors.visible_signals(user=self.request.user)
 
 
-@extend_schema_view(list=extend_schema(summary="Your feed (staff: every feed), newest first"),
-                   retrieve=extend_schema(summary="One signal of your feed"))
+# A change is stamped (timezone.now()) inside its transaction, which commits
+# a moment later: a signal can appear under a time older than the newest one
+# a client was already shown. The feed's cheap validators wait until its
+# newest change is this old (every change before it committed by then); until
+# then its answers keep ConditionalGetMiddleware's hash of their body.
+FEED_SETTLE_SECONDS = 5
+
+
+def feed_validators(request) -> tuple[str | None, datetime | None]:
+    """The weak ETag and the Last-Modified of the caller's page of their
+    feed, from selectors.feed_changed_at (one query, once per request). The
+    ETag names the user, the page (its URL: filters and cursor) and the media
+    type. None for staff, whose every-feed view has no cheap aggregate, and
+    while the newest change is unsettled."""
+    if not hasattr(request, "feed_validators"):
+        request.feed_validators = _feed_validators(request)
+    return request.feed_validators
+
+
+def _feed_validators(request):
+    user = request.user
+    if user.is_staff:
+        return None, None
+    now = timezone.now()
+    changed_at = selectors.feed_changed_at(user=user, now=now)
+    # In whole seconds, as Last-Modified and If-Modified-Since count.
+    if int(changed_at.timestamp()) >= int(now.timestamp()) - FEED_SETTLE_SECONDS:
+        return None, None
+    page = "\n".join([str(user.pk), request.build_absolute_uri(), request.accepted_media_type,
+                      changed_at.isoformat()])
+    return f'W/"{hashlib.sha256(page.encode()).hexdigest()}"', changed_at
+
+
+feed_condition = condition(etag_func=lambda request, *args, **kwargs: feed_validators(request)[0],
+                           last_modified_func=lambda request, *args, **kwargs: feed_validators(request)[1])
+
+FEED_VALIDATOR_HEADERS = [
+    OpenApiParameter("ETag", str, OpenApiParameter.HEADER, response=[200, 304],
+                     description="Send it back as If-None-Match. Weak, from your feed's newest change; for "
+                                 "staff, and for 5 seconds after a change, a strong hash of the body instead."),
+    OpenApiParameter("Last-Modified", str, OpenApiParameter.HEADER, response=[200, 304],
+                     description="Your feed's newest change; send it back as If-Modified-Since. Only with the "
+                                 "weak ETag."),
+    OpenApiParameter("Cache-Control", str, OpenApiParameter.HEADER, response=[200, 304],
+                     description="`private, no-cache`: for your client alone, revalidated before each use."),
+    OpenApiParameter("Vary", str, OpenApiParameter.HEADER, response=[200, 304],
+                     description="Includes `Authorization`: the answer is the caller's."),
+    OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER,
+                     description="The ETag of your copy of this page: 304 while nothing in your feed changed."),
+    OpenApiParameter("If-Modified-Since", str, OpenApiParameter.HEADER,
+                     description="The Last-Modified of your copy of this page (ignored with If-None-Match)."),
+]
+
+
+@extend_schema_view(retrieve=extend_schema(summary="One signal of your feed"))
 class SignalViewSet(VisibleSignalsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
     """POST is a producer's signed ingestion; GET is a person's feed (JWT).
     They share a path, so authentication, permission and throttle follow the
@@ -80,6 +139,19 @@ class SignalViewSet(VisibleSignalsMixin, mixins.ListModelMixin, mixins.RetrieveM
     )
     def create(self, request):
         return ingestion_answer(request, producer=request.user)
+
+    @extend_schema(
+        summary="Your feed (staff: every feed), newest first",
+        parameters=FEED_VALIDATOR_HEADERS,
+        responses={200: SignalSerializer(many=True),
+                   304: OpenApiResponse(description="Nothing your feed shows changed since your copy of this "
+                                                    "page (If-None-Match or If-Modified-Since); no body")},
+    )
+    @method_decorator(vary_on_headers("Authorization"))
+    @method_decorator(cache_control(private=True, no_cache=True))
+    @method_decorator(feed_condition)
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
 
 
 def ingestion_answer(request, *, producer, **options) -> Response:

@@ -41,6 +41,18 @@ def test_expired_token_is_401(api, user):
     assert "WWW-Authenticate" in response
 
 
+def test_a_token_accepted_before_is_refused_once_it_has_expired(api, tokens, time_machine):
+    """Each worker keeps the tokens it verified (accounts/caches.py); the
+    expiry of a kept one is checked all the same."""
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    assert api.get("/api/v1/me/").status_code == 200
+    assert api.get("/api/v1/me/").status_code == 200  # kept
+    time_machine.move_to(jwt.decode(tokens["access"], options={"verify_signature": False})["exp"] + 1)
+    response = api.get("/api/v1/me/")
+    assert response.status_code == 401
+    assert "WWW-Authenticate" in response
+
+
 def test_unknown_user_and_wrong_password_look_the_same(api, user):
     unknown = api.post(TOKEN_URL, {"username": "mallory", "password": "x"}, format="json")
     wrong = api.post(TOKEN_URL, {"username": "alice", "password": "x"}, format="json")

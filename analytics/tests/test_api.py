@@ -338,7 +338,7 @@ def test_twenty_trades_of_a_strategy_give_its_ratios_and_expectancy_in_r(make_us
     assert body["win_rate"] == pytest.approx(10 / 19)
     assert body["profit_factor"] == pytest.approx(float(sum(wins) / -sum(losses)))
     assert body["payoff_ratio"] == pytest.approx(float((sum(wins) / 10) / (-sum(losses) / 9)))
-    assert Decimal(body["expectancy"]) == sum(profits) / 20
+    assert Decimal(body["expectancy"]) == (sum(profits) / 20).quantize(Decimal("1e-8"))
     r = [profit / order.initial_risk for profit, order in zip(profits, orders)]
     assert body["expectancy_r"] == pytest.approx(float(sum(r) / 20), rel=1e-8)  # each R to 9 places
     assert body["max_consecutive_losses"] == 2 and body["avg_hold_seconds"] == 7200

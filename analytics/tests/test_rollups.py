@@ -5,9 +5,12 @@ from datetime import timedelta
 from itertools import groupby
 
 from django.core.management import call_command
+from django.utils import timezone
 
 from analytics import rollups
-from analytics.tests.history import D, closed_trade, day_start, open_account
+from analytics.tests import history
+from analytics.tests.history import D, _fill, closed_trade, day_start, open_account, snapshot
+from execution import services
 from execution.models import Position
 from tests.fixtures import bearer
 
@@ -63,3 +66,65 @@ def test_a_position_closed_before_the_last_folded_time_folds_the_day_again(alice
     call_command("recompute_analytics")
     pnls = Position.objects.filter(bridge=bridge).order_by("close_time", "id").values_list("realized_pnl", flat=True)
     assert bearer(alice).get("/api/v1/analytics/summary/").json()["max_consecutive_losses"] == longest_loss_run(pnls)
+
+
+def test_a_call_closing_among_the_folded_counts_the_day_in_order_without_reading_its_trades(alice, monkeypatch):
+    bridge = open_account(alice)
+    noon = day_start(1) + timedelta(hours=12)
+    instruments = ["EURUSD", "XAUUSD"]
+    for minute, profit in enumerate(EARLIER):
+        closed_trade(bridge, opened=noon - timedelta(hours=2), closed=noon - timedelta(minutes=60 - 2 * minute),
+                     profit=profit, instrument=instruments[minute % 2])
+    read = []
+
+    def counted(positions):
+        positions = list(positions)
+        read.append(len(positions))
+        return closed_trades(positions)
+
+    closed_trades = rollups.closed_trades
+    monkeypatch.setattr(rollups, "closed_trades", counted)
+    # One bridge call closing positions on both instruments between those
+    # already folded, as a bridge catching up after a busy spell sends them.
+    fills = []
+    for n, profit in enumerate(AT_THE_BAR):
+        ticket, instrument = f"late-{n}", instruments[n % 2]
+        fills += [_fill(entry="in", ticket=ticket, moment=noon - timedelta(hours=1), instrument=instrument,
+                        side="buy"),
+                  _fill(entry="out", ticket=ticket, moment=noon - timedelta(minutes=59 - 2 * n),
+                        instrument=instrument, side="sell", profit=D(profit))]
+    services.record_fills(bridge=bridge, fills=fills)
+    assert read == [len(AT_THE_BAR)]  # the call's own positions made into trades, not the day's
+    monkeypatch.undo()
+
+    call_command("recompute_analytics")  # raises on any difference, the instruments' rows included
+    pnls = Position.objects.filter(bridge=bridge).order_by("close_time", "id").values_list("realized_pnl", flat=True)
+    body = bearer(alice).get("/api/v1/analytics/summary/").json()
+    assert body["trades"] == len(EARLIER) + len(AT_THE_BAR)
+    assert body["max_consecutive_losses"] == longest_loss_run(pnls)
+
+
+def test_a_strategys_closes_among_the_folded_across_its_accounts_fold_as_the_records_say(make_user, alice, bob,
+                                                                                         consent_v1, markets_open):
+    from signals import services as signal_services
+
+    olga = make_user("olga")
+    producer, _ = signal_services.create_producer(name="trend-engine", owner=olga)
+    signal_services.update_producer(producer=producer, public=True)
+    accounts = []
+    for user in (alice, bob):
+        signal_services.subscribe(user=user, producer=producer)
+        accounts.append(open_account(user))
+        snapshot(accounts[-1], timezone.now(), equity="10000")  # fresh: orders are sized against it
+    noon = day_start(1) + timedelta(hours=12)
+    closes = [(0, "-3"), (-40, "5"), (-20, "-2"), (-50, "-4"), (-10, "-1"), (-30, "6"), (-45, "-2"), (-5, "-7")]
+    for n, (minutes, profit) in enumerate(closes):
+        signal = history.publish(producer, instrument=["EURUSD", "XAUUSD"][n // 2 % 2])
+        history.strategy_trade(accounts[n % 2], signal, opened=noon - timedelta(hours=2),
+                               closed=noon + timedelta(minutes=minutes), profit=profit)
+    call_command("recompute_analytics")  # raises on any difference: the strategy's rows, its instruments' too
+    pnls = (Position.objects.filter(order__signal__producer=producer).order_by("close_time", "id")
+            .values_list("realized_pnl", flat=True))
+    body = bearer(olga).get("/api/v1/analytics/summary/", {"producer": "trend-engine"}).json()
+    assert body["trades"] == len(closes)
+    assert body["max_consecutive_losses"] == longest_loss_run(pnls) == 4  # -2, -1, -7 and -3, the last four

@@ -184,7 +184,7 @@ def test_trade_statistics_by_hand():
     assert result["win_rate"] == pytest.approx(13 / 28)
     assert result["profit_factor"] == pytest.approx(320 / 180)
     assert result["payoff_ratio"] == pytest.approx((320 / 13) / (180 / 15))
-    assert result["expectancy"] == D(140) / 30
+    assert result["expectancy"] == D("4.66666667")  # 140 / 30, to the 8 places money is stored with
     assert result["expectancy_r"] == pytest.approx(14 / 30)
     assert (result["largest_win"], result["largest_loss"]) == (D(30), D(-15))
     assert result["max_consecutive_losses"] == 4  # -10 -10 -10 -10 after the breakeven
@@ -200,6 +200,15 @@ def test_loss_streaks_join_across_days():
     in_one = fold_trades(["5", "-1", "-2", "-3", "-4", "6", "-1", "-1"])
     assert replace(joined, hold_seconds=0) == replace(in_one, hold_seconds=0)
     assert stats.Trades.from_json(joined.to_json()) == joined
+
+
+@pytest.mark.parametrize("pnls", [[], ["-1"], ["-1", "-2"], ["3"], ["-1", "2", "-3", "-4", "0", "-5"],
+                                  ["5", "-1", "-2", "-3", "-4", "6", "-1", "-1"], ["-2", "-2", "4", "-1", "-1", "-1"]])
+def test_loss_streaks_are_the_folds_order_figures(pnls):
+    folded = fold_trades(pnls)
+    counted = stats.loss_streaks([Decimal(pnl) < 0 for pnl in pnls])
+    for name in ("trades", "lead_losses", "trail_losses", "max_losses"):
+        assert getattr(counted, name) == getattr(folded, name), name
 
 
 def test_under_twenty_trades_the_ratios_are_null_not_sentinels():

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 
+from charting import caches
 from charting.metrics import media_cache_hits_total, media_render_total
 from charting.tests.conftest import START
 
@@ -75,11 +76,26 @@ def test_the_same_chart_is_rendered_once_then_served_from_the_cache(client_for, 
     assert hits("candles") == before_hits + 1
 
 
+def test_a_cached_candles_chart_is_answered_without_the_database(client_for, alice, make_candles, settings,
+                                                                  django_assert_num_queries):
+    """The worker keeps the token's user and the series' data version
+    (charting/caches.py), and the image is cached: the cached answer bench
+    charts_render measures."""
+    settings.WORKER_CACHE_SECONDS = 60
+    make_candles(30)
+    client = client_for(alice)
+    first = client.get(CANDLES)
+    with django_assert_num_queries(0):
+        again = client.get(CANDLES)
+    assert again.content == first.content
+
+
 def test_same_data_gives_the_same_bytes_when_rendered_again(client_for, alice, make_candles):
     make_candles(40)
     client = client_for(alice)
     first = client.get(CANDLES).content
     cache.clear()
+    caches.images.clear()  # what this worker keeps of the cache too
     before = renders("candles")
     second = client.get(CANDLES).content
     assert renders("candles") == before + 1  # really drawn a second time

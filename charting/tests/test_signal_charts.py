@@ -6,10 +6,15 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from charting import selectors
 from charting.tests.conftest import START
 from charting.tests.test_charts import png_size
 from charting.tests.test_links import LINKS, make_link, relative
+from delivery.models import Event, EventType
 from signals.models import Signal
 
 pytestmark = pytest.mark.django_db
@@ -33,6 +38,31 @@ def test_the_feed_gives_a_chart_url_to_the_signals_with_bars_only(client_for, al
     rows = {row["id"]: row["chart_url"] for row in client_for(alice).get("/api/v1/signals/").json()["results"]}
     assert rows[str(lonely.pk)] is None
     assert rows[str(charted.pk)].startswith(f"http://testserver/charts/signals/{charted.pk}/?")
+
+
+def test_the_bars_probe_answers_for_more_signals_than_one_statement_takes(make_candles, make_signal):
+    make_candles(80)
+    charted, lonely = make_signal(), make_signal(at=START + timedelta(days=30))
+    assert selectors.signals_with_bars([lonely] * 1000 + [charted]) == {charted.pk}
+
+
+@pytest.mark.parametrize("bars", [0, 80])
+def test_an_ingestion_answers_the_chart_url_its_event_carries_from_one_probe(signed, make_candles, bars):
+    if bars:
+        make_candles(bars)  # bars from START to START + 79 h
+    body = {"instrument": "EURUSD", "side": "buy", "time": START + timedelta(hours=40), "version": 1,
+            "entry_price": "1.08420", "expires_at": timezone.now() + timedelta(days=1)}
+    with CaptureQueriesContext(connection) as captured:
+        answer = signed.post("/api/v1/signals/", body)
+    assert answer.status_code == 201
+    chart_url = answer.json()["chart_url"]
+    sent = Event.objects.get(type=EventType.SIGNAL_CREATED).payload["chart_url"]
+    if bars:
+        assert urlsplit(chart_url).path == urlsplit(sent).path == f"/charts/signals/{answer.json()['id']}/"
+    else:
+        assert chart_url is None and sent is None
+    # Rendered for the event and again for the answer, the signal is probed for bars once.
+    assert sum("charting_candle" in query["sql"] for query in captured) == 1
 
 
 def test_a_signal_link_is_made_for_the_callers_signal_at_thumbnail_size(client_for, alice, bob, anon, make_candles,

@@ -31,6 +31,7 @@ def test_the_walk_through_signal_has_a_chart(client_for):
     call_command("load_demo", "--force", stdout=io.StringIO())
     trader = client_for(get_user_model().objects.get(username="trader"))
     signal = trader.get("/api/v1/signals/?status=pending&page_size=1").json()["results"][0]
+    assert signal["instrument"] == "EURUSD"  # whose order and position the README shows
     response = trader.get(f"/api/v1/signals/{signal['id']}/chart/")
     assert response.status_code == 200, response.content
     assert response["Content-Type"] == "image/png"
