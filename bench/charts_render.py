@@ -13,8 +13,8 @@
    0.5x mplfinance, each.
 2. Through the full HTTP stack (middleware, JWT, throttles, database, cache),
    the same request answered cold (nothing of its chart kept: the shared
-   cache cleared, and what the worker keeps of the chart, its image and its
-   series' data version; a counted render proves each was drawn) and cached,
+   cache cleared, and the image the worker keeps; a counted render proves
+   each was drawn) and cached,
    the two interleaved with each other and with the bare cold render, whose
    figure (no HTTP, no database) is printed for information. Target: the JWT
    chart's cold answer / its cached answer >= 20 (wall clock). The same
@@ -148,7 +148,6 @@ def http_benchmarks(repeat, check):
         def uncache_charts():
             cache.clear()
             charting_caches.images.clear()
-            charting_caches.candle_series.clear()
 
         def image(client, url):
             def answer():

@@ -1,20 +1,12 @@
-"""What the charting app keeps, each with the models whose changes clear it
-(connected in charting/apps.py; core/worker_cache.py says how)."""
+"""What the charting app keeps per worker (core/worker_cache.py says how).
+
+A chart's data version is not among it: the contract promises that the next
+request shows new candles or equity points, whichever worker answers it, so
+every chart request asks the database for its version (one indexed query)."""
 
 from django.conf import settings
 
-from charting.models import Candle
 from core.worker_cache import WorkerCache
-from signals.models import Instrument
-
-# An instrument with the data version of its bars in one timeframe
-# (selectors.candle_series_state), by symbol and timeframe, kept by each
-# worker for WORKER_CACHE_SECONDS: its query was all the database work of a
-# cached candles chart, a third of its answer on PostgreSQL. New or corrected
-# bars clear it in the process that wrote them at once (charting/services.py:
-# the bulk upsert sends no post_save) and reach the other workers' charts
-# within WORKER_CACHE_SECONDS. An unknown symbol is never kept.
-candle_series = WorkerCache(lambda: settings.WORKER_CACHE_SECONDS, invalidated_by=(Candle, Instrument))
 
 # Chart images by cache key (charting/media.py), each read from the shared
 # cache kept by the worker that read it for WORKER_CACHE_SECONDS: a key names

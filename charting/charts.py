@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
 
-from charting import caches, registry, selectors
+from charting import registry, selectors
 from charting.media import Chart
 from charting.registry import ChartData, ChartKind, Frame
 from charting.render.drawing import (
@@ -36,8 +36,7 @@ def candles_subject(*, user, params) -> dict:
 
 def load_candles(*, subject, frame) -> ChartData:
     symbol, timeframe = subject["instrument"], subject["timeframe"]
-    state = caches.candle_series.get(
-        (symbol, timeframe), lambda: selectors.candle_series_state(symbol=symbol, timeframe=timeframe))
+    state = selectors.candle_series_state(symbol=symbol, timeframe=timeframe)
     if state is None:
         raise ValidationError({"instrument": [f'"{symbol}" is not a known instrument.']})
     if state.version[0] is None:

@@ -78,8 +78,8 @@ class CandleSeriesState:
 
 def candle_series_state(*, symbol: str, timeframe: str) -> CandleSeriesState | None:
     """The instrument called `symbol` (None if there is none) with the data
-    version of its bars in `timeframe`, in one query: all the database work
-    of a cached candles chart, which each worker keeps (charting/caches.py)."""
+    version of its bars in `timeframe`, in one query: with authentication,
+    all the database work of a cached candles chart."""
     row = _fetchone(sql.CANDLE_SERIES_STATE, {"symbol": symbol.strip().upper(), "timeframe": timeframe})
     if row is None:
         return None

@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from charting import caches
 from charting.models import Candle, EquityPoint, UpsertReceipt
 from core.lookups import chunks
 from machines.authentication import SignedRequest
@@ -93,7 +92,6 @@ def upsert_candles(*, instrument, timeframe: str, candles: list[dict],
         Candle.objects.bulk_create(rows, batch_size=BATCH_SIZE, update_conflicts=True,
                                    unique_fields=["instrument", "timeframe", "time"],
                                    update_fields=["open", "high", "low", "close", "volume", "updated_at"])
-        caches.candle_series.changed()  # a bulk upsert sends no post_save to do it
         result = UpsertResult(inserted=len(rows) - len(existing), updated=len(existing))
         _keep_receipt(signed, result)
     return result

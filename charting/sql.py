@@ -1,5 +1,4 @@
-"""The SQL of the reads that run on every chart request, cached image or not
-(a candles chart's, whenever its worker does not keep it: charting/caches.py):
+"""The SQL of the reads that run on every chart request, cached image or not:
 the "data version" of a series (the time of its newest row and its last
 change, see charting/selectors.py) and what the request needs with it.
 

@@ -1,6 +1,7 @@
-"""What workers keep of rows that every request of a hot path reads and that
-operators change rarely (the instrument whitelist, machine clients'
-credentials, the JWT user), and the one way it is cleared when they change.
+"""What workers keep of what every request of a hot path reads (the
+instrument whitelist, machine clients' credentials, the JWT user and its
+verified access token, chart images by their data version), and the one way
+it is cleared when the rows behind it change.
 
 Each worker keeps what it read for a few seconds: a shared-cache or database
 round trip per request cost more than the rest of the lookup. The price is

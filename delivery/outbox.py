@@ -124,17 +124,11 @@ def approval_created(sender, *, target, **kwargs):
 
 
 # Execution's events, each as the row it makes: (user id, type, payload).
+# A position's rows are made apart (`_rows`): its resource is rendered once
+# however many of its events a batch holds.
 
 def _order_row(order, meta):
     return order.owner_id, EventType.ORDER_UPDATED, execution_selectors.order_resource(order)
-
-
-def _position_opened_row(position, meta):
-    return position.owner_id, EventType.POSITION_OPENED, execution_selectors.position_resource(position)
-
-
-def _position_closed_row(position, meta):
-    return position.owner_id, EventType.POSITION_CLOSED, execution_selectors.position_resource(position)
 
 
 def _mode_row(bridge, meta):
@@ -151,33 +145,34 @@ def _mode_row(bridge, meta):
 EXECUTION_ROWS = {
     execution_events.order_created: _order_row,
     execution_events.order_transitioned: _order_row,
-    execution_events.position_opened: _position_opened_row,
-    execution_events.position_closed: _position_closed_row,
     execution_events.account_mode_changed: _mode_row,
 }
-
-
-def _execution_receiver(make_row):
-    def receive(sender, *, target, meta=None, **kwargs):
-        record([make_row(target, meta or {})])
-    return receive
-
-
 POSITION_TYPES = {execution_events.position_opened: EventType.POSITION_OPENED,
                   execution_events.position_closed: EventType.POSITION_CLOSED}
 
 
-def changes_recorded(sender, *, changes, **kwargs):
-    """Execution's batch of single events: the rows of those users are told
-    about, in one go. The positions' resources are rendered in one pass,
-    once each: a position the batch opened and closed is one object, in its
-    final state, in both events (a fills call's 500 positions cost 1,000
-    renderings, the most of the outbox's Python time, before)."""
+def _rows(changes) -> list[tuple[object, str, dict]]:
+    """The rows of the changes users are told about. The positions'
+    resources are rendered in one pass, once each: a position the batch
+    opened and closed is one object, in its final state, in both events (a
+    fills call's 500 positions cost 1,000 renderings, the most of the
+    outbox's Python time, before)."""
     positions = {id(change.target): change.target for change in changes if change.event in POSITION_TYPES}
     resources = dict(zip(positions, execution_selectors.position_resources(positions.values()), strict=True))
-    record([(change.target.owner_id, POSITION_TYPES[change.event], resources[id(change.target)])
+    return [(change.target.owner_id, POSITION_TYPES[change.event], resources[id(change.target)])
             if change.event in POSITION_TYPES else EXECUTION_ROWS[change.event](change.target, change.meta or {})
-            for change in changes if change.event in EXECUTION_ROWS])
+            for change in changes if change.event in EXECUTION_ROWS or change.event in POSITION_TYPES]
+
+
+def _execution_receiver(event):
+    def receive(sender, *, target, meta=None, **kwargs):
+        record(_rows([execution_events.Change(event, sender, target, meta)]))
+    return receive
+
+
+def changes_recorded(sender, *, changes, **kwargs):
+    """Execution's batch of single events, in one go."""
+    record(_rows(changes))
 
 
 def connect():
@@ -186,5 +181,5 @@ def connect():
     signal_events.signal_expired.connect(signal_expired, dispatch_uid="delivery:signal_expired")
     approval_events.approval_created.connect(approval_created, dispatch_uid="delivery:approval_created")
     execution_events.changes_recorded.connect(changes_recorded, dispatch_uid="delivery:changes_recorded")
-    for event, make_row in EXECUTION_ROWS.items():
-        event.connect(_execution_receiver(make_row), weak=False, dispatch_uid=f"delivery:{make_row.__name__}")
+    for event in (*EXECUTION_ROWS, *POSITION_TYPES):
+        event.connect(_execution_receiver(event), weak=False, dispatch_uid="delivery:execution_event")

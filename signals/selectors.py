@@ -41,7 +41,9 @@ def feed_changed_at(*, user, now) -> datetime:
     changes = get_user_model().objects.filter(pk=user.pk).values(
         stored=Subquery(feed.order_by("-updated_at").values("updated_at")[:1]),
         expired=Subquery(expiring.order_by("-expires_at").values("expires_at")[:1]),
-    ).get()
+    ).first()
+    if changes is None:  # the user was deleted while a worker still kept it
+        return now
     return max(moment for moment in (*changes.values(), links_signed_since(now)) if moment is not None)
 
 

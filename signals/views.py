@@ -41,11 +41,16 @@ class VisibleSignalsMixin:
 
 
 # A change is stamped (timezone.now()) inside its transaction, which commits
-# a moment later: a signal can appear under a time older than the newest one
-# a client was already shown. The feed's cheap validators wait until its
-# newest change is this old (every change before it committed by then); until
-# then its answers keep ConditionalGetMiddleware's hash of their body.
-FEED_SETTLE_SECONDS = 5
+# later, when its request ends: a signal can appear under a time older than
+# the newest one a client was already shown (a publication to thousands of
+# subscribers takes seconds; a chart link's hourly re-signing is a change no
+# transaction waits for). The feed's cheap validators wait until its newest
+# change is this old; until then its answers keep ConditionalGetMiddleware's
+# hash of their body. Every change is made by a request (the expiry sweep's
+# stamp is `expires_at`, which the validators count before it runs), and a
+# request lives at most gunicorn's `timeout` (30 s, deploy/gunicorn.conf.py),
+# so by then every change stamped earlier has committed or rolled back.
+FEED_SETTLE_SECONDS = 60
 
 
 def feed_validators(request) -> tuple[str | None, datetime | None]:

@@ -10,10 +10,6 @@ from django.test import RequestFactory
 
 from accounts import caches as account_caches
 from accounts import services as account_services
-from charting import caches as charting_caches
-from charting import services as charting_services
-from charting.models import Candle
-from charting.tests.conftest import START, candle_rows
 from execution import services as execution_services
 from execution.models import Bridge
 from execution.tests.bridge_api import BridgeClient
@@ -62,21 +58,6 @@ def bridge_disabled(user):
     return partial(execution_services.disable_bridge, bridge=bridge)
 
 
-def bars_upserted(user):
-    return partial(charting_services.upsert_candles, instrument=Instrument.objects.get(symbol="EURUSD"),
-                   timeframe="H1", candles=candle_rows(2))
-
-
-def bar_corrected(user):
-    bar = Candle.objects.create(instrument=Instrument.objects.get(symbol="EURUSD"), timeframe="H1", time=START,
-                                **dict.fromkeys(("open", "high", "low", "close"), 1))
-
-    def change():
-        bar.high = 2
-        bar.save()
-    return change
-
-
 def user_deactivated(user):
     def change():
         user.is_active = False
@@ -104,11 +85,6 @@ CHANGES = [
     pytest.param(partial(machine_caches.credentials.get, "probe"), bridge_secret_rotated,
                  id="credentials, bridge secret rotated"),
     pytest.param(partial(machine_caches.credentials.get, "probe"), bridge_disabled, id="credentials, bridge disabled"),
-    pytest.param(partial(charting_caches.candle_series.get, "probe"), bars_upserted,
-                 id="candle series, bars upserted"),
-    pytest.param(partial(charting_caches.candle_series.get, "probe"), bar_corrected, id="candle series, bar saved"),
-    pytest.param(partial(charting_caches.candle_series.get, "probe"), instrument_disabled,
-                 id="candle series, instrument saved"),
     pytest.param(partial(account_caches.users.get, "probe"), user_deactivated, id="users, user deactivated"),
     pytest.param(partial(account_caches.users.get, "probe"), user_deleted, id="users, user deleted"),
     pytest.param(partial(account_caches.users.get, "probe"), session_ended, id="users, session ended"),

@@ -2,10 +2,28 @@
 
 import django.utils.timezone
 from django.conf import settings
+from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, models
 
 
+class AddIndexConcurrentlyOnPostgreSQL(AddIndexConcurrently):
+    """CREATE INDEX CONCURRENTLY on PostgreSQL, where a plain one would hold
+    off the table's writes (ingestions, decisions) while it is built over
+    every signal; a plain CREATE INDEX elsewhere (SQLite has no other)."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        return migrations.AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        return migrations.AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
+
+
 class Migration(migrations.Migration):
+    atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
 
     dependencies = [
         ('signals', '0003_subscriptions_and_alert_hooks'),
@@ -21,7 +39,7 @@ class Migration(migrations.Migration):
             name='updated_at',
             field=models.DateTimeField(default=django.utils.timezone.now, editable=False),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgreSQL(
             model_name='signal',
             index=models.Index(fields=['owner', 'updated_at'], name='signal_feed_changed_idx'),
         ),

@@ -11,7 +11,6 @@ from django.utils.http import http_date
 
 from approvals.services import decide_signal
 from signals import services
-from signals.models import Signal
 from signals.tests.test_feed import other_producer, other_user, staff  # noqa: F401 (fixtures)
 from signals.tests.test_feed import client_for, ids, make_signal
 from signals.views import FEED_SETTLE_SECONDS
@@ -117,7 +116,7 @@ def test_a_decision_changes_the_answer_and_takes_its_signal_off_a_filtered_page(
 
 
 def test_an_expiry_changes_the_answer_when_it_happens_and_its_storing_does_not(producer, trader, clock):
-    make_signal(producer, expires_in=60)
+    make_signal(producer, expires_in=FEED_SETTLE_SECONDS + 60)
     settle(clock)
     client = client_for(trader)
     before = client.get(FEED)
