@@ -68,13 +68,14 @@ def load(schema: str, user_ids: list[uuid.UUID], *, per_user: int, now) -> None:
             signal_id, decision = uuid.uuid4(), ("approved", "rejected")[(u + i) % 2]
             signals.append((signal_id, user.pk, producer.pk, instruments[(u + i) % len(instruments)],
                             ("buy", "sell")[i % 2], created - timedelta(seconds=5), i + 1, "1.08450", "{}",
-                            decision, created + timedelta(minutes=15), created - timedelta(seconds=2), "0" * 64))
+                            decision, created + timedelta(minutes=15), created - timedelta(seconds=2), created,
+                            "0" * 64))
             approvals.append((uuid.uuid4(), signal_id, user.pk, decision, "1", "", "198.51.100.1",
                               "bench/1.0", created))
     with transaction.atomic(), connection.cursor() as cursor:
         copy_rows(cursor, "signals_signal",
                   ["id", "owner_id", "producer_id", "instrument_id", "side", "time", "version", "entry_price",
-                   "payload", "status", "expires_at", "created_at", "fingerprint"], signals)
+                   "payload", "status", "expires_at", "created_at", "updated_at", "fingerprint"], signals)
         copy_rows(cursor, "approvals_approval",
                   ["id", "signal_id", "user_id", "decision", "consent_version", "reason", "ip", "user_agent",
                    "created_at"], approvals)

@@ -86,7 +86,7 @@ def wake_sender() -> None:
 # --- the receivers -----------------------------------------------------------------
 
 def signal_created(sender, *, target, **kwargs):
-    record([(target.owner_id, EventType.SIGNAL_CREATED, signal_selectors.signal_resources([target])[0])])
+    record([(target.owner_id, EventType.SIGNAL_CREATED, signal_selectors.ingested_resource(target))])
 
 
 def signals_published(sender, *, signals, publication, **kwargs):
@@ -95,7 +95,7 @@ def signals_published(sender, *, signals, publication, **kwargs):
     which the database fills in as it writes the rows (delivery/sql.py)."""
     if not signals:
         return
-    template = signal_selectors.signal_resources([publication])[0]
+    template = signal_selectors.ingested_resource(publication)
     connection = transaction.get_connection()
     params = {"type": EventType.SIGNAL_CREATED, "template": json.dumps(template, cls=DjangoJSONEncoder),
               "publication": Signal._meta.pk.get_db_prep_value(publication.pk, connection),

@@ -181,12 +181,17 @@ class IngestAnswerSerializer(SignalSerializer):
     """The answer to an ingestion: the signal in its producer's owner's feed,
     and how many feeds the publication reached (the owner's and its
     subscribers'; a replay reports the first answer's count and reaches no
-    one again)."""
+    one again). The signal is the document its new signal's events carry,
+    rendered once for both, its `chart_url` made absolute."""
 
     deliveries = serializers.IntegerField(min_value=1)
 
     def to_representation(self, signal):
-        return {**super().to_representation(signal), "deliveries": signal.deliveries}
+        resource = selectors.ingested_resource(signal)
+        chart_url, request = resource["chart_url"], self.context.get("request")
+        if chart_url is not None and request is not None:
+            chart_url = request.build_absolute_uri(chart_url)
+        return {**resource, "chart_url": chart_url, "deliveries": signal.deliveries}
 
 
 class ProducerSerializer(serializers.Serializer):

@@ -76,6 +76,20 @@ def publish(producer, *, instrument="EURUSD"):
     return signal
 
 
+def public_strategy(owner, subscribers):
+    """A public producer of `owner`, named "trend-engine", and an account
+    for each of `subscribers`, subscribed to it, with a fresh snapshot
+    (orders are sized against it). Returns the producer and the accounts."""
+    producer, _ = signal_services.create_producer(name="trend-engine", owner=owner)
+    signal_services.update_producer(producer=producer, public=True)
+    accounts = []
+    for user in subscribers:
+        signal_services.subscribe(user=user, producer=producer)
+        accounts.append(open_account(user))
+        snapshot(accounts[-1], timezone.now(), equity="10000")
+    return producer, accounts
+
+
 def strategy_trade(bridge, signal, *, opened: datetime, closed: datetime, profit):
     """The bridge's owner approves their copy of `signal`; the order is
     filled at `opened` and closed at `closed` for `profit`. Returns the order."""

@@ -208,17 +208,8 @@ def test_late_fills_and_snapshots_out_of_order_leave_the_rollups_as_the_records_
 
 @pytest.fixture
 def strategy(make_user, alice, bob, consent_v1, markets_open):
-    from signals import services as signal_services
-
     olga = make_user("olga")
-    producer, _ = signal_services.create_producer(name="trend-engine", owner=olga)
-    signal_services.update_producer(producer=producer, public=True)
-    accounts = []
-    for user in (alice, bob):
-        signal_services.subscribe(user=user, producer=producer)
-        bridge = open_account(user)
-        snapshot(bridge, timezone.now(), equity="10000")  # fresh: orders are sized against it
-        accounts.append(bridge)
+    producer, accounts = history.public_strategy(olga, (alice, bob))
     profits = [("30", "20"), ("-10", "-15"), ("25", "5")]
     orders = []
     for offset, pair in enumerate(profits):

@@ -5,11 +5,10 @@ from datetime import timedelta
 from itertools import groupby
 
 from django.core.management import call_command
-from django.utils import timezone
 
 from analytics import rollups
 from analytics.tests import history
-from analytics.tests.history import D, _fill, closed_trade, day_start, open_account, snapshot
+from analytics.tests.history import D, _fill, closed_trade, day_start, open_account
 from execution import services
 from execution.models import Position
 from tests.fixtures import bearer
@@ -25,21 +24,27 @@ def longest_loss_run(pnls) -> int:
     return max((len(list(run)) for loss, run in groupby(pnl < 0 for pnl in pnls) if loss), default=0)
 
 
+def trades_made(monkeypatch) -> list[int]:
+    """From now on, how many positions each call makes into trades
+    (`rollups.closed_trades`), in a list that grows as they are made."""
+    made, closed_trades = [], rollups.closed_trades
+
+    def counted(positions):
+        positions = list(positions)
+        made.append(len(positions))
+        return closed_trades(positions)
+
+    monkeypatch.setattr(rollups, "closed_trades", counted)
+    return made
+
+
 def test_positions_closing_at_one_time_fold_as_the_records_say_reading_only_that_time(alice, monkeypatch):
     bridge = open_account(alice)
     noon = day_start(1) + timedelta(hours=12)
     for minute, profit in enumerate(EARLIER):
         closed_trade(bridge, opened=noon - timedelta(hours=2), closed=noon - timedelta(minutes=60 - minute),
                      profit=profit)
-    read = []
-
-    def counted(positions):
-        positions = list(positions)
-        read.append(len(positions))
-        return closed_trades(positions)
-
-    closed_trades = rollups.closed_trades
-    monkeypatch.setattr(rollups, "closed_trades", counted)
+    read = trades_made(monkeypatch)
     for profit in AT_THE_BAR:
         closed_trade(bridge, opened=noon - timedelta(hours=1), closed=noon, profit=profit)
     # Some closes sorted before one already folded (their ids are random:
@@ -75,15 +80,7 @@ def test_a_call_closing_among_the_folded_counts_the_day_in_order_without_reading
     for minute, profit in enumerate(EARLIER):
         closed_trade(bridge, opened=noon - timedelta(hours=2), closed=noon - timedelta(minutes=60 - 2 * minute),
                      profit=profit, instrument=instruments[minute % 2])
-    read = []
-
-    def counted(positions):
-        positions = list(positions)
-        read.append(len(positions))
-        return closed_trades(positions)
-
-    closed_trades = rollups.closed_trades
-    monkeypatch.setattr(rollups, "closed_trades", counted)
+    read = trades_made(monkeypatch)
     # One bridge call closing positions on both instruments between those
     # already folded, as a bridge catching up after a busy spell sends them.
     fills = []
@@ -106,16 +103,8 @@ def test_a_call_closing_among_the_folded_counts_the_day_in_order_without_reading
 
 def test_a_strategys_closes_among_the_folded_across_its_accounts_fold_as_the_records_say(make_user, alice, bob,
                                                                                          consent_v1, markets_open):
-    from signals import services as signal_services
-
     olga = make_user("olga")
-    producer, _ = signal_services.create_producer(name="trend-engine", owner=olga)
-    signal_services.update_producer(producer=producer, public=True)
-    accounts = []
-    for user in (alice, bob):
-        signal_services.subscribe(user=user, producer=producer)
-        accounts.append(open_account(user))
-        snapshot(accounts[-1], timezone.now(), equity="10000")  # fresh: orders are sized against it
+    producer, accounts = history.public_strategy(olga, (alice, bob))
     noon = day_start(1) + timedelta(hours=12)
     closes = [(0, "-3"), (-40, "5"), (-20, "-2"), (-50, "-4"), (-10, "-1"), (-30, "6"), (-45, "-2"), (-5, "-7")]
     for n, (minutes, profit) in enumerate(closes):
