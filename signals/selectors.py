@@ -134,8 +134,9 @@ def ingested_resource(signal: Signal) -> dict:
     """The resource of a signal an ingestion has just written or replayed,
     with `chart_url` a path, as signal_resources() renders it, rendered once:
     the new signal's events and the ingestion's answer show this one document
-    (each rendering cost 0.5 ms of a 3.5 ms request). The instance keeps it,
-    so it is only for an instance nothing changes after this call."""
+    (rendered apart, they could straddle the hour its chart link is signed
+    for). The instance keeps it, so it is only for an instance nothing
+    changes after this call."""
     if not hasattr(signal, "_ingested_resource"):
         signal._ingested_resource = signal_resources([signal])[0]
     return signal._ingested_resource
