@@ -284,6 +284,11 @@ SIGNAL_LIFETIME_SECONDS = env.int("SIGNAL_LIFETIME_SECONDS", default=900)
 # disable, rotation or deactivation reaches every worker within this many
 # seconds. 0 turns it off.
 WORKER_CACHE_SECONDS = env.float("WORKER_CACHE_SECONDS", default=2)
+# The deployed code's name (the commit, say; the image is built with it):
+# answers a client may keep by their validators name it, so a release that
+# writes a resource differently is never answered "304 Not Modified" for
+# a copy an older release wrote (the feed's ETag, signals/views.py).
+RELEASE = env.str("RELEASE", default="")
 # Fernet keys (urlsafe base64, 32 bytes) that encrypt producer secrets at rest;
 # the first encrypts, all decrypt, so a new key is put first to rotate.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])

@@ -2,6 +2,7 @@ import hashlib
 import json
 from datetime import datetime
 
+from django.conf import settings
 from django.http import HttpResponseNotFound
 from django.urls import reverse
 from django.utils import timezone
@@ -56,9 +57,10 @@ FEED_SETTLE_SECONDS = 60
 def feed_validators(request) -> tuple[str | None, datetime | None]:
     """The weak ETag and the Last-Modified of the caller's page of their
     feed, from selectors.feed_changed_at (one query, once per request). The
-    ETag names the user, the page (its URL: filters and cursor) and the media
-    type. None for staff, whose every-feed view has no cheap aggregate, and
-    while the newest change is unsettled."""
+    ETag names the user, the page (its URL: filters and cursor), the media
+    type and the release (settings.RELEASE) that writes the page. None for
+    staff, whose every-feed view has no cheap aggregate, and while the
+    newest change is unsettled."""
     if not hasattr(request, "feed_validators"):
         request.feed_validators = _feed_validators(request)
     return request.feed_validators
@@ -74,7 +76,7 @@ def _feed_validators(request):
     if int(changed_at.timestamp()) >= int(now.timestamp()) - FEED_SETTLE_SECONDS:
         return None, None
     page = "\n".join([str(user.pk), request.build_absolute_uri(), request.accepted_media_type,
-                      changed_at.isoformat()])
+                      changed_at.isoformat(), settings.RELEASE])
     return f'W/"{hashlib.sha256(page.encode()).hexdigest()}"', changed_at
 
 
@@ -83,8 +85,10 @@ feed_condition = condition(etag_func=lambda request, *args, **kwargs: feed_valid
 
 FEED_VALIDATOR_HEADERS = [
     OpenApiParameter("ETag", str, OpenApiParameter.HEADER, response=[200, 304],
-                     description="Send it back as If-None-Match. Weak, from your feed's newest change; for "
-                                 "staff, and for 5 seconds after a change, a strong hash of the body instead."),
+                     description="Send it back as If-None-Match. Weak, from your feed's newest change and "
+                                 "the deployed release; for staff, and for "
+                                 f"{FEED_SETTLE_SECONDS} seconds after a change, a strong hash of the body "
+                                 "instead."),
     OpenApiParameter("Last-Modified", str, OpenApiParameter.HEADER, response=[200, 304],
                      description="Your feed's newest change; send it back as If-Modified-Since. Only with the "
                                  "weak ETag."),

@@ -198,3 +198,17 @@ def test_chart_links_signed_on_the_next_hour_change_the_answer(producer, trader,
     after = client.get(FEED, HTTP_IF_NONE_MATCH=before["ETag"])
     assert after.status_code == 200
     assert after["Last-Modified"] == http_date(START.replace(hour=11, minute=0).timestamp())
+
+
+def test_a_new_release_answers_in_full_what_the_previous_one_would_answer_304(producer, trader, clock, settings):
+    make_signal(producer)
+    settle(clock)
+    client = client_for(trader)
+    settings.RELEASE = "a1b2c3d"
+    kept = client.get(FEED)
+    assert client.get(FEED, HTTP_IF_NONE_MATCH=kept["ETag"]).status_code == 304
+
+    # The same feed, deployed again from code that may write its signals differently.
+    settings.RELEASE = "e4f5a6b"
+
+    assert client.get(FEED, HTTP_IF_NONE_MATCH=kept["ETag"]).status_code == 200
