@@ -9,6 +9,15 @@ def position_closed(sender, *, target, **kwargs):
     rollups.record_closed_positions([target])
 
 
+def position_revised(sender, *, target, meta, **kwargs):
+    rollups.record_revised_positions([revision_of(target, meta)])
+
+
+def revision_of(position, meta) -> rollups.Revision:
+    return rollups.Revision(position=position, previous_close_time=meta["previous_close_time"],
+                            previous_order=meta["previous_order"])
+
+
 def account_snapshot_recorded(sender, *, target, **kwargs):
     # The bridge row as the snapshot's call locked it: its newest snapshot
     # time from before this one.
@@ -31,23 +40,33 @@ def late_fills(*, bridge, fill_ids) -> rollups.LateFills | None:
 
 def changes_recorded(sender, *, changes, **kwargs):
     """A batch of execution's changes (one fills call): the closed positions
-    folded together, then the late fills, which the rows' statement already
-    asked about."""
+    folded together (their days folded again from the records with those of
+    the revised positions, if any), then the late fills, which the rows'
+    statement already asked about."""
     closed = [change.target for change in changes if change.event is events.position_closed]
+    revised = [revision_of(change.target, change.meta) for change in changes
+               if change.event is events.position_revised]
     for change in changes:
         if change.event is not events.fills_recorded:
             continue
         late = late_fills(bridge=change.target, fill_ids=change.meta["fill_ids"])
-        found = rollups.record_closed_positions(closed, late=late) if closed else late is not None
-        closed = []
+        found = _record_closes(closed, revised, late=late) if closed or revised else late is not None
+        closed = revised = []
         if found:
             rollups.record_late_fills(bridge_id=change.target.pk, fill_times=rollups.late_fill_times(late))
-    if closed:
-        rollups.record_closed_positions(closed)
+    if closed or revised:
+        _record_closes(closed, revised)
+
+
+def _record_closes(closed, revised, *, late=None):
+    if revised:
+        return rollups.record_revised_positions(revised, closed=closed, late=late)
+    return rollups.record_closed_positions(closed, late=late)
 
 
 def connect():
     events.position_closed.connect(position_closed, dispatch_uid="analytics:position-closed")
+    events.position_revised.connect(position_revised, dispatch_uid="analytics:position-revised")
     events.account_snapshot_recorded.connect(account_snapshot_recorded, dispatch_uid="analytics:snapshot")
     events.fills_recorded.connect(fills_recorded, dispatch_uid="analytics:fills")
     events.changes_recorded.connect(changes_recorded, dispatch_uid="analytics:changes")
@@ -56,6 +75,7 @@ def connect():
 def disconnect():
     """For the benchmark of the rollups' cost (bench/analytics_fill.py)."""
     events.position_closed.disconnect(dispatch_uid="analytics:position-closed")
+    events.position_revised.disconnect(dispatch_uid="analytics:position-revised")
     events.account_snapshot_recorded.disconnect(dispatch_uid="analytics:snapshot")
     events.fills_recorded.disconnect(dispatch_uid="analytics:fills")
     events.changes_recorded.disconnect(dispatch_uid="analytics:changes")

@@ -13,7 +13,7 @@ changes last): two fills calls of different bridges queue on them and never
 deadlock."""
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
@@ -21,7 +21,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import F, Q, Sum
+from django.db.models import F, Max, Q, Sum
 
 from analytics import stats
 from analytics.models import DailyRollup, ScopeTotals
@@ -83,6 +83,15 @@ def strategy(producer_id, instrument_id=None) -> Scope:
     return Scope(strategy_scope(producer_id, instrument_id), producer_id=producer_id, instrument_id=instrument_id)
 
 
+def trade_scopes(bridge_id, producer_id, instrument_id) -> list[Scope]:
+    """The scopes a trade counts in: its account's and its strategy's (if
+    any), overall and on its instrument."""
+    scopes = [account(bridge_id), account(bridge_id, instrument_id)]
+    if producer_id is not None:
+        scopes += [strategy(producer_id), strategy(producer_id, instrument_id)]
+    return scopes
+
+
 # --- Closed positions -----------------------------------------------------------------
 
 
@@ -103,13 +112,47 @@ class ClosedTrade:
         return self.close_time, self.position_id
 
     def scopes(self) -> list[Scope]:
-        scopes = [account(self.bridge_id), account(self.bridge_id, self.instrument_id)]
-        if self.producer_id is not None:
-            scopes += [strategy(self.producer_id), strategy(self.producer_id, self.instrument_id)]
-        return scopes
+        return trade_scopes(self.bridge_id, self.producer_id, self.instrument_id)
 
     def as_trades(self) -> stats.Trades:
         return stats.Trades.one(pnl=self.pnl, r=self.r, hold_seconds=self.hold_seconds)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A position counted as closed before whose figures changed since
+    (execution's position_revised): reopened, or closed again otherwise.
+    Counted at `previous_close_time`, in the strategy of `previous_order`
+    (its order's id then, or None)."""
+
+    position: Position
+    previous_close_time: datetime
+    previous_order: str | None
+
+
+@dataclass
+class DayFold:
+    """A scope's closed trades of a day folded in close order: its row's
+    trade fields."""
+
+    trades: stats.Trades = field(default_factory=stats.Trades)
+    before: stats.Trades = field(default_factory=stats.Trades)  # the trades before the last close's time
+    last: tuple = (None, None)
+    return_sum: Decimal = Decimal(0)
+    accounts: list = field(default_factory=list)
+
+    def add(self, scope: Scope, trade: ClosedTrade) -> None:
+        self.trades, self.before = fold_in_order(self.trades, [trade], before=self.before, last_time=self.last[0])
+        self.last = trade.order_key
+        if scope.producer_id is not None and trade.account_return is not None:
+            self.return_sum += trade.account_return
+            if str(trade.bridge_id) not in self.accounts:
+                self.accounts.append(str(trade.bridge_id))
+
+    def set_on(self, row: DailyRollup) -> None:
+        set_folded(row, self.trades, self.before)
+        row.last_close_time, row.last_position = self.last
+        row.return_sum, row.accounts = self.return_sum, self.accounts
 
 
 @dataclass(frozen=True)
@@ -193,6 +236,37 @@ def record_closed_positions(positions, *, late: LateFills | None = None) -> bool
                           "accounts"])
     if created or any(row.sealed for row in rows.values()):
         touch_totals({scope: {day for (s, day) in by_key if s == scope} for scope, _ in by_key})
+    return found_late
+
+
+def record_revised_positions(revised: list[Revision], *, closed=(), late: LateFills | None = None) -> bool | None:
+    """Folds again from the records the days a revised position was counted
+    in and is now (if closed), with the batch's newly `closed` positions:
+    their days' rows as `recompute` makes them (those left without a trade
+    or a snapshot dropped), and their scopes' totals. `late` as for
+    record_closed_positions. Revisions are rare (a late fill of a closed
+    position): each day is read whole."""
+    previous_orders = sorted({revision.previous_order for revision in revised if revision.previous_order})
+    producers = {str(pk): producer_id for pk, producer_id in
+                 Order.objects.filter(pk__in=previous_orders).values_list("pk", "signal__producer_id")}
+    keys = {(scope, utc_day(revision.previous_close_time))
+            for revision in revised
+            for scope in trade_scopes(revision.position.bridge_id, producers.get(revision.previous_order),
+                                      revision.position.instrument_id)}
+    keys |= {(scope, utc_day(trade.close_time))
+             for trade in closed_trades([*closed, *(revision.position for revision in revised)])
+             for scope in trade.scopes()}
+    rows, _, found_late = _locked_rows(keys, late=late)
+    for scope, day in keys:
+        day_fold = DayFold()
+        for trade in closed_in_order(scope, *day_bounds(day)):
+            day_fold.add(scope, trade)
+        day_fold.set_on(rows[scope.scope, day])
+    emptied = {row.pk for row in rows.values() if row.trades == 0 and row.close_time is None}
+    _save([row for row in rows.values() if row.pk not in emptied],
+          [*TRADE_FIELDS, *BEFORE_FIELDS, "last_close_time", "last_position", "return_sum", "accounts"])
+    DailyRollup.objects.filter(pk__in=emptied).delete()
+    refold_totals({scope for scope, _ in keys})
     return found_late
 
 
@@ -508,6 +582,32 @@ def touch_totals(changed: dict[Scope, set[date]]) -> None:
             DailyRollup.objects.filter(scope=scope.scope, day__lte=totals.sealed_through, sealed=False).update(
                 sealed=True)
         totals.newest_day = newest
+        updated.append(totals)
+    _save(updated, ["trades", "returns", "sealed_through", "newest_day"])
+
+
+def refold_totals(scopes) -> None:
+    """The totals of `scopes` folded again from their rows, their newest day
+    and sealed days set again from the rows: after a revision, which may
+    have dropped a scope's newest day (touch_totals only moves it on)."""
+    names = sorted(scope.scope for scope in scopes)
+    ScopeTotals.objects.bulk_create([ScopeTotals(**scope.fields()) for scope in scopes], ignore_conflicts=True)
+    found = {totals.scope: totals for totals in
+             ScopeTotals.objects.select_for_update().filter(scope__in=names).order_by("scope")}
+    newest_days = dict(DailyRollup.objects.filter(scope__in=names).values("scope").annotate(newest=Max("day"))
+                       .values_list("scope", "newest"))
+    updated = []
+    for name in names:
+        totals, newest = found[name], newest_days.get(name)
+        if newest is None:
+            totals.delete()  # its last day dropped, as if it never had one
+            continue
+        seal = newest - timedelta(days=SEAL_LAG_DAYS)
+        DailyRollup.objects.filter(scope=name, day__lte=seal, sealed=False).update(sealed=True)
+        DailyRollup.objects.filter(scope=name, day__gt=seal, sealed=True).update(sealed=False)
+        trades, returns = totals_of_records(name, seal)
+        totals.trades, totals.returns = trades.to_json(), returns.to_json()
+        totals.sealed_through, totals.newest_day = seal, newest
         updated.append(totals)
     _save(updated, ["trades", "returns", "sealed_through", "newest_day"])
 

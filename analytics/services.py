@@ -26,19 +26,13 @@ COMPARED = [*rollups.TRADE_FIELDS, *rollups.BEFORE_FIELDS, "last_close_time", "l
 class _Day:
     scope: rollups.Scope
     day: object
-    trades: stats.Trades = field(default_factory=stats.Trades)
-    before: stats.Trades = field(default_factory=stats.Trades)  # the trades before the last close's time
-    last: tuple = (None, None)
-    return_sum: Decimal = Decimal(0)
-    accounts: list = field(default_factory=list)
+    closes: rollups.DayFold = field(default_factory=rollups.DayFold)
     snapshot: dict = field(default_factory=lambda: dict.fromkeys(rollups.SNAPSHOT_FIELDS) | {
         "fills_money": Decimal(0)})
 
     def row(self) -> DailyRollup:
-        row = DailyRollup(day=self.day, **self.scope.fields(), return_sum=self.return_sum,
-                          accounts=self.accounts, last_close_time=self.last[0], last_position=self.last[1],
-                          **self.snapshot)
-        rollups.set_folded(row, self.trades, self.before)
+        row = DailyRollup(day=self.day, **self.scope.fields(), **self.snapshot)
+        self.closes.set_on(row)
         return row
 
 
@@ -53,14 +47,7 @@ def _expected_days() -> dict:
     while chunk := list(islice(closed, CHUNK)):
         for trade in rollups.closed_trades(chunk):
             for scope in trade.scopes():
-                entry = day_of(scope, rollups.utc_day(trade.close_time))
-                entry.trades, entry.before = rollups.fold_in_order(entry.trades, [trade], before=entry.before,
-                                                                   last_time=entry.last[0])
-                entry.last = trade.order_key
-                if scope.producer_id is not None and trade.account_return is not None:
-                    entry.return_sum += trade.account_return
-                    if str(trade.bridge_id) not in entry.accounts:
-                        entry.accounts.append(str(trade.bridge_id))
+                day_of(scope, rollups.utc_day(trade.close_time)).closes.add(scope, trade)
     for bridge_id in Bridge.objects.values_list("pk", flat=True):
         money = _fills_money_of(bridge_id)
         for day in AccountSnapshot.objects.filter(bridge_id=bridge_id).dates("time", "day"):

@@ -17,6 +17,7 @@ from decimal import Context, Decimal, localcontext
 # Enough digits that forty years of daily growth factors multiply exactly to
 # far below the 1e-9 the figures are checked to.
 PRECISION = Context(prec=40)
+ROUNDING_UNIT = Decimal(10) ** (1 - PRECISION.prec)  # a last digit's unit, relative to the number
 ZERO = Decimal(0)
 ONE = Decimal(1)
 # Quantum of a trade's R multiple and of a trade's return on its account:
@@ -204,8 +205,15 @@ def return_figures(returns: Returns, *, periods_per_year: int) -> dict:
     enough = n >= MIN_DAYS
     with localcontext(PRECISION):
         mean = returns.sum_r / n
-        # Exact sums: only the last digits' rounding can take it below zero.
-        variance = max((returns.sum_r2 - returns.sum_r * returns.sum_r / n) / (n - 1), ZERO) if n > 1 else None
+        # The sums are rounded to PRECISION: each of the n terms and
+        # additions by at most one unit of its last digit, so the squares'
+        # sum less the mean's share of it is off by less than
+        # 2 * n * sum_r2 * 10^(1 - prec). A spread within that is rounding,
+        # no spread: equal returns that do not terminate (1/3) would leave
+        # its square root, a std of ~1e-20 of them and a Sharpe of ~1e20.
+        spread = returns.sum_r2 - returns.sum_r * returns.sum_r / n
+        rounding = 2 * n * returns.sum_r2 * ROUNDING_UNIT
+        variance = (spread / (n - 1) if spread > rounding else ZERO) if n > 1 else None
         std = variance.sqrt() if variance is not None else None
         downside = (returns.sum_down2 / n).sqrt()
         excess = mean - returns.risk_free_daily

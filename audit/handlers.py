@@ -42,6 +42,7 @@ DOMAIN_EVENTS = {
     execution_events.fills_recorded: "fill.record",
     execution_events.position_opened: "position.open",
     execution_events.position_closed: "position.close",
+    execution_events.position_revised: "position.revise",
     execution_events.position_close_requested: "position.close_request",
     execution_events.command_acknowledged: "command.ack",
     execution_events.account_snapshot_recorded: "account.snapshot",

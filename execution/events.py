@@ -22,6 +22,11 @@ order_transitioned = Signal()  # meta: status (the new one), client_order_id, an
 fills_recorded = Signal()  # target: the bridge; meta: inserted, duplicates, fill_ids (the new ones)
 position_opened = Signal()
 position_closed = Signal()
+# target: a position announced closed before whose figures changed since (a
+# late fill reopened it, or it closed again otherwise: the broker's closing
+# deal after reconciliation closed it); meta: previous_close_time,
+# previous_order (its order's id when it was closed, or None)
+position_revised = Signal()
 position_close_requested = Signal()  # target: the position; meta: command, reason
 command_acknowledged = Signal()
 account_snapshot_recorded = Signal()

@@ -43,10 +43,13 @@ def _change_mode(state: AccountState, mode: str, *, reason: str, at) -> None:
 
 
 def _close_open_positions(bridge: Bridge, *, now) -> None:
-    """A drawdown close for each open position that has not had one: those
-    open when the account halted, and any an order already on its way opened
-    after."""
-    asked = Command.objects.filter(bridge=bridge, type=Command.Type.CLOSE, reason=Position.CloseReason.DRAWDOWN_GUARD)
+    """A drawdown close for each open position that has none on its way or
+    executed: those open when the account halted, any an order already on
+    its way opened after, and those whose close the broker rejected or
+    failed (asked again on each snapshot while the account stays halted and
+    they stay open)."""
+    asked = (Command.objects.filter(bridge=bridge, type=Command.Type.CLOSE, reason=Position.CloseReason.DRAWDOWN_GUARD)
+             .exclude(status__in=(Command.Status.REJECTED, Command.Status.FAILED)))
     for position in (Position.objects.select_for_update(of=("self",))
                      .filter(bridge=bridge, status=Position.Status.OPEN)
                      .exclude(pk__in=asked.values("position_id")).order_by("created_at", "id")):

@@ -1,8 +1,11 @@
 """A position's figures from its fills: pure functions, no database.
 
-The fills are folded in one deterministic order, (time, fill_id), whatever
-order they arrived in, so duplicates, replays and late arrivals leave the
-same figures: prices are volume-weighted averages, money is summed.
+The fills are folded in one deterministic order, whatever order they arrived
+in: by time, and within a second its `in` fills before its `out` fills (a
+deal that opens and one that closes in the same second: brokers' deal ids,
+as text, need not sort in the order they were made), then by fill_id. So
+duplicates, replays and late arrivals leave the same figures: prices are
+volume-weighted averages, money is summed.
 """
 
 from dataclasses import dataclass
@@ -11,9 +14,12 @@ from decimal import Decimal
 from typing import Protocol, Sequence
 from uuid import UUID
 
-from core.model_fields import DECIMAL_PLACES
+from core.model_fields import DECIMAL_MAX_DIGITS, DECIMAL_PLACES
 
 QUANTUM = Decimal(1).scaleb(-DECIMAL_PLACES)
+# A position's figures are stored in decimal columns of this many digits
+# before the point: sums of fills that each fit can still exceed it.
+STORABLE_BELOW = Decimal(10) ** (DECIMAL_MAX_DIGITS - DECIMAL_PLACES)
 BUY, SELL = "buy", "sell"
 IN, OUT = "in", "out"
 
@@ -60,7 +66,13 @@ class VolumeOverdrawn(Exception):
 
 
 def chronological(fills: Sequence[FillLike]) -> list:
-    return sorted(fills, key=lambda fill: (fill.time, fill.fill_id))
+    return sorted(fills, key=lambda fill: (fill.time, fill.entry == OUT, fill.fill_id))
+
+
+def unstorable(figures: PositionFigures) -> str | None:
+    """The name of the first figure too large to store, if any."""
+    return next((name for name in ("volume", "opened_volume", "realized_pnl", "commission", "swap")
+                 if abs(getattr(figures, name)) >= STORABLE_BELOW), None)
 
 
 def _average(value: Decimal, volume: Decimal) -> Decimal:

@@ -121,9 +121,13 @@ def _age(position: Booked | Reported) -> tuple:
 
 
 def differences(booked: Booked, reported: Reported) -> list[str]:
-    """The mismatch kinds of a pair: none when they agree."""
+    """The mismatch kinds of a pair: none when they agree. A pair made by
+    ticket or client order id may still disagree on the side or the
+    instrument: the exposure the broker holds is then not the one booked,
+    whatever the volumes, which the contract's kinds call a volume mismatch
+    (signed by side, in another market: not the booked volume at all)."""
     kinds = []
-    if booked.volume != reported.volume:
+    if booked.volume != reported.volume or booked.side != reported.side or booked.instrument != reported.instrument:
         kinds.append(VOLUME_MISMATCH)
     if abs(reported.open_price - booked.open_price) > booked.open_price * PRICE_TOLERANCE:
         kinds.append(PRICE_MISMATCH)

@@ -123,8 +123,8 @@ def reconcile(*, bridge: Bridge, snapshot: AccountSnapshot) -> ReconciliationRun
         value = values.get(row.instrument_id)
         profit = None if value is None else matching.expected_profit(booked, broker, value_per_price_unit=value)
         digits = run.digits(row.instrument_id)
-        expected = _figures(row.ticket, row.volume, row.open_price, profit, digits)
-        actual = _figures(broker.ticket, broker.volume, broker.open_price, broker.profit, digits)
+        expected = _figures(booked, profit, digits)
+        actual = _figures(broker, broker.profit, digits)
         for kind in kinds:
             run.add(kind, Action.NONE if kind == Kind.MATCH else Action.REVIEW, ticket=broker.ticket,
                     position_id=row.pk, expected=expected, actual=actual)
@@ -269,10 +269,11 @@ def _amount(value) -> str | None:
     return format_price(value, AMOUNT_DIGITS)
 
 
-def _figures(ticket, volume, open_price, profit, digits: int) -> dict:
+def _figures(position: matching.Booked | matching.Reported, profit, digits: int) -> dict:
     """What a pair is compared on, one side of it: `profit` is the broker's,
     or the books' at the broker's current price."""
-    return {"ticket": ticket, "volume": _amount(volume), "open_price": format_price(open_price, digits),
+    return {"ticket": position.ticket, "instrument": position.instrument, "side": position.side,
+            "volume": _amount(position.volume), "open_price": format_price(position.open_price, digits),
             "profit": _amount(profit)}
 
 

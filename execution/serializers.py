@@ -11,7 +11,7 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.fields import AmountField, rfc3339
+from core.fields import AmountField, ReportedTimeField, rfc3339
 from core.plain_rows import PlainRows
 from core.prices import format_price
 from execution.models import (
@@ -180,7 +180,8 @@ class AccountSerializer(_Batch):
     """The body of POST /api/v1/bridge/account: a snapshot of the account."""
 
     rows_field = "positions"
-    time = serializers.DateTimeField(help_text="When the broker reported these figures.")
+    time = ReportedTimeField(help_text="When the broker reported these figures; at most 300 s ahead of the "
+                                       "server's clock.")
     currency = serializers.RegexField(r"^[A-Z]{3}$", help_text="The account currency, ISO 4217 (upper case).")
     balance = AmountField()
     equity = AmountField()

@@ -382,14 +382,14 @@ def acknowledge_command(*, bridge: Bridge, command_id, status: str, broker_ticke
             raise NotFound("No such command.")
         if command.status == Command.Status.WITHDRAWN:
             raise Conflict("The command was withdrawn before it was sent: its order expired.", slug="ack-conflict",
-                           extra={"status": command.status})
+                           extra={"command_status": command.status})
         if command.status in ACK_STATUSES:
-            if (status, broker_ticket) == (command.status, command.broker_ticket):
-                return command
+            if status == command.status and broker_ticket in (None, command.broker_ticket):
+                return command  # the same answer again, the ticket given or not
             if status not in ACK_LATER.get(command.status, ()) or broker_ticket not in (None, command.broker_ticket):
                 raise Conflict(f"The command was already acknowledged as {command.status}"
                                f"{' with broker ticket ' + command.broker_ticket if command.broker_ticket else ''}.",
-                               slug="ack-conflict", extra={"status": command.status})
+                               slug="ack-conflict", extra={"command_status": command.status})
         now = timezone.now()
         command.status, command.acked_at, command.error = status, now, (error or "")[:ERROR_MAX]
         command.broker_ticket = broker_ticket or command.broker_ticket
@@ -429,8 +429,8 @@ def record_fills(*, bridge: Bridge, fills: list[dict]) -> tuple[int, int]:
     `fills`: dicts with fill_id, client_order_id (or None), ticket,
     position_ticket, instrument (symbol), side, entry ("in"/"out"), volume,
     price, time, commission, swap, profit. The positions are rebuilt from all
-    their stored fills in (time, fill_id) order, so duplicates, replays and
-    out-of-order arrival leave them exact. A fill of an unknown client order
+    their stored fills in time order (execution/ledger.py), so duplicates,
+    replays and out-of-order arrival leave them exact. A fill of an unknown client order
     id opens an `external` position; a fill after its order expired still
     opens its position, and a `close` command (approval_expired) follows."""
     with transaction.atomic():
@@ -453,6 +453,9 @@ def record_fills(*, bridge: Bridge, fills: list[dict]) -> tuple[int, int]:
               for position in position_changes.opened),
             *(events.Change(events.position_closed, Position, position, _position_meta(position))
               for position in position_changes.closed),
+            *(events.Change(events.position_revised, Position, position, {
+                "previous_close_time": close_time, "previous_order": str(order_id) if order_id else None})
+              for position, close_time, order_id in position_changes.revised),
             events.Change(events.fills_recorded, Fill, bridge, {
                 "inserted": len(new), "duplicates": len(fills) - len(new),
                 "fill_ids": [fill.fill_id for fill in new.values()]}),
@@ -494,6 +497,10 @@ def _new_fills(bridge: Bridge, fills: list[dict], orders: dict[str, Order]) -> d
         order = orders.get(fill.get("client_order_id"))
         if order is not None and order.bridge_id != bridge.pk:
             errors[f"fills.{index}.client_order_id"] = ["Names an order of another bridge."]
+        elif order is not None and instrument is not None and instrument.pk != order.instrument_id:
+            errors[f"fills.{index}.instrument"] = ["Names an order of another instrument."]
+        elif order is not None and fill["entry"] == Fill.Entry.IN and fill["side"] != order.side:
+            errors[f"fills.{index}.side"] = [f"Names an order to {order.side}: its in fills are a {order.side} too."]
     if errors:
         raise ValidationError(errors)
 
@@ -534,8 +541,11 @@ def _positions_for_fills(bridge: Bridge, new: dict[int, Fill]) -> dict[str, Posi
 class _PositionChanges:
     opened: list[Position] = field(default_factory=list)
     closed: list[Position] = field(default_factory=list)
+    # Closed before and changed since: (position, its close time and order id before).
+    revised: list[tuple[Position, datetime, uuid.UUID | None]] = field(default_factory=list)
 
 
+STORABLE_LIMIT_TEXT = f"{ledger.STORABLE_BELOW:,.0f}"
 POSITION_FIGURES = ("side", "volume", "opened_volume", "open_price", "open_time", "close_price", "close_time",
                     "realized_pnl", "commission", "swap")
 
@@ -556,6 +566,16 @@ def _rebuild_positions(bridge: Bridge, positions: dict[str, Position], new: dict
         if instrument_id is not None and fill.instrument_id != instrument_id:
             errors[f"fills.{index}.instrument"] = [f"Position {fill.position_ticket} is of another instrument."]
         new_by_ticket[fill.position_ticket].append(fill)
+    for ticket, fills in new_by_ticket.items():
+        # A position's side is its first in fill's; its in fills are of that
+        # side, its out fills (closing it) of the other.
+        position = positions.get(ticket)
+        side = position.side if position else next(
+            (fill.side for fill in ledger.chronological(fills) if fill.entry == Fill.Entry.IN), None)
+        for fill in fills:
+            if side is not None and (fill.entry == Fill.Entry.IN) != (fill.side == side):
+                errors[f"fills.{index_of[fill.fill_id]}.side"] = [
+                    f"Position {ticket} is a {side}: its in fills are a {side}, its out fills the other side."]
     if errors:
         raise ValidationError(errors)
 
@@ -568,6 +588,8 @@ def _rebuild_positions(bridge: Bridge, positions: dict[str, Position], new: dict
     orders.update((position.order_id, position.order) for position in positions.values() if position.order_id)
 
     changes, created, updated = _PositionChanges(), [], []
+    # What a closed position was counted with (analytics): changed, the count is revised.
+    counted = (*POSITION_FIGURES, "status", "order_id", "initial_risk")
     for ticket, fills in new_by_ticket.items():
         position = positions.get(ticket)
         try:
@@ -579,8 +601,14 @@ def _rebuild_positions(bridge: Bridge, positions: dict[str, Position], new: dict
             errors[f"fills.{index_of[culprit.fill_id]}.volume"] = [
                 f"Closes more than position {ticket} had open at {culprit.time.isoformat()}."]
             continue
+        if too_large := ledger.unstorable(figures):
+            errors[f"fills.{index_of[fills[0].fill_id]}.volume"] = [
+                f"Brings position {ticket}'s {too_large.replace('_', ' ')} to {STORABLE_LIMIT_TEXT} or more."]
+            continue
         is_new = position is None
         was_open = not is_new and position.status == Position.Status.OPEN
+        was_closed = not is_new and position.status == Position.Status.CLOSED
+        before = {name: getattr(position, name) for name in counted} if was_closed else None
         if is_new:
             position = Position(bridge=bridge, owner_id=bridge.owner_id, instrument=fills[0].instrument,
                                 ticket=ticket, created_at=now)
@@ -592,6 +620,8 @@ def _rebuild_positions(bridge: Bridge, positions: dict[str, Position], new: dict
                        now=now)
         if position.status == Position.Status.CLOSED and (is_new or was_open):
             changes.closed.append(position)
+        elif was_closed and {name: getattr(position, name) for name in counted} != before:
+            changes.revised.append((position, before["close_time"], before["order_id"]))
         for fill in fills:
             fill.position = position
     if errors:
@@ -706,7 +736,12 @@ def record_account_snapshot(*, bridge: Bridge, time: datetime, currency: str, ba
     changes nothing); the newest snapshot sets each open position's
     unrealized P&L (the broker's profit for its ticket, empty when not
     reported) and is reconciled with the books (execution/reconciliation.py).
-    Its equity goes to the user's equity chart. Returns the run's summary."""
+    Its equity goes to the user's equity chart. Returns the run's summary.
+    A snapshot in another currency than the account's is refused: its
+    figures would pass for the account's (a high-water mark in yen would
+    halt a dollar account)."""
+    if currency != bridge.currency:
+        raise ValidationError({"currency": [f"The account is in {bridge.currency}; this snapshot says {currency}."]})
     with transaction.atomic():
         bridge = _locked_bridge(bridge)
         stored = AccountSnapshot.objects.filter(bridge=bridge, time=time).first()

@@ -1,19 +1,16 @@
 import json
-from datetime import timedelta
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from signals import selectors
 from signals import chart_link
 from signals.models import MAX_LAG_LIMIT_SECONDS, Signal
-from core.fields import AmountField, StrictIntegerField, rfc3339
+from core.fields import AmountField, ReportedTimeField, StrictIntegerField, rfc3339
 from core.prices import format_price
 from core.problems import PayloadTooLarge
 
 PAYLOAD_MAX_BYTES = 32 * 1024
-FUTURE_TOLERANCE_SECONDS = 300
 
 
 class ApprovalSummarySerializer(serializers.Serializer):
@@ -107,7 +104,7 @@ class SignalIngestSerializer(serializers.Serializer):
 
     instrument = serializers.CharField(max_length=16, help_text="An enabled instrument, any case.")
     side = serializers.ChoiceField(choices=Signal.Side.choices)
-    time = serializers.DateTimeField(help_text="When the strategy produced the signal; at most 300 s ahead.")
+    time = ReportedTimeField(help_text="When the strategy produced the signal; at most 300 s ahead.")
     version = StrictIntegerField(min_value=1, max_value=2**31 - 1)
     entry_price = AmountField()
     stop_loss = AmountField(required=False, allow_null=True)
@@ -133,11 +130,6 @@ class SignalIngestSerializer(serializers.Serializer):
         if instrument is None:
             raise serializers.ValidationError(f'"{value}" is not an enabled instrument.')
         return instrument
-
-    def validate_time(self, value):
-        if value > timezone.now() + timedelta(seconds=FUTURE_TOLERANCE_SECONDS):
-            raise serializers.ValidationError(f"Must not be more than {FUTURE_TOLERANCE_SECONDS} s in the future.")
-        return value
 
     def _positive(self, value):
         if value is not None and value <= 0:

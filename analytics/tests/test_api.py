@@ -117,6 +117,22 @@ def test_fewer_than_thirty_days_or_twenty_trades_are_insufficient(alice):
         assert body[name] is None
 
 
+def test_sharpe_is_null_when_every_daily_return_is_the_same(alice):
+    bridge = open_account(alice, name="steady")
+    # Each evening equity 3000 and balance 10.00 less: 10.00 withdrawn and 10.00 earned on 2990, a return
+    # of 1/299 (no end to its digits) every day.
+    snapshot(bridge, day_start(40) + timedelta(hours=20), equity="3000", balance="3000")
+    for index in range(1, 36):
+        snapshot(bridge, day_start(40 - index) + timedelta(hours=20), equity="3000",
+                 balance=str(3000 - 10 * index))
+    returns = {day["return"] for day in get(bearer(alice), "daily").json() if day["return"] is not None}
+    assert len(returns) == 1
+    body = get(bearer(alice), "summary").json()
+    assert body["days"] == 35
+    assert (body["sharpe"], "sharpe" in body["insufficient"]) == (None, True)
+    assert body["volatility_annual"] == 0
+
+
 def test_daily_answers_each_utc_day(account, alice):
     bridge, returns, pnls = account
     days = get(bearer(alice), "daily", window="all").json()

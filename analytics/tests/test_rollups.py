@@ -4,13 +4,24 @@ from the records, and a close costs its own trades, not the day's."""
 from datetime import timedelta
 from itertools import groupby
 
+import pytest
 from django.core.management import call_command
 
 from analytics import rollups
+from analytics import services as analytics_services
 from analytics.tests import history
 from analytics.tests.history import D, _fill, closed_trade, day_start, open_account
 from execution import services
 from execution.models import Position
+from execution.tests.bridge_api import (  # noqa: F401 (fixtures)
+    BridgeClient,
+    account_json,
+    bridge,
+    bridge_and_secret,
+    fill_json,
+    signed,
+)
+from execution.tests.test_reconciliation import HOUR_AGO, Broker
 from tests.fixtures import bearer
 
 # Closed earlier in the day, one a minute, ending on a run of losses that the
@@ -117,3 +128,47 @@ def test_a_strategys_closes_among_the_folded_across_its_accounts_fold_as_the_rec
     body = bearer(olga).get("/api/v1/analytics/summary/", {"producer": "trend-engine"}).json()
     assert body["trades"] == len(closes)
     assert body["max_consecutive_losses"] == longest_loss_run(pnls) == 4  # -2, -1, -7 and -3, the last four
+
+
+@pytest.fixture
+def broker(signed, shipped_instruments):
+    return Broker(signed)
+
+
+def summary_of(user) -> dict:
+    return bearer(user).get("/api/v1/analytics/summary/", {"window": "30d"}).json()
+
+
+def test_the_closing_deal_arriving_after_reconciliation_closed_the_position_replaces_its_breakeven(broker, alice):
+    broker.fills(fill_json("in-9001", position_ticket="9001", time=HOUR_AGO))
+    for _ in range(3):  # the broker stops reporting it: closed in the books, reason "broker", P&L 0
+        broker.snapshot()
+    assert Position.objects.get().status == Position.Status.CLOSED
+    assert (summary_of(alice)["trades"], summary_of(alice)["breakeven"]) == (1, 1)
+
+    broker.fills(fill_json("out-9001", entry="out", side="sell", position_ticket="9001", price="1.08550",
+                           profit="10.00", time=HOUR_AGO + timedelta(minutes=30)))
+    assert Position.objects.get().realized_pnl == D("10.00")
+    body = summary_of(alice)
+    assert (body["trades"], body["wins"], body["breakeven"], body["net_profit"]) == (1, 1, 0, "10.00")
+    assert analytics_services.recompute() == []
+
+
+def test_a_closed_position_reopened_and_closed_again_by_late_fills_counts_as_one_trade(broker, alice):
+    # The broker: in 0.10 at t0, in 0.05 at t1, out 0.10 at t2, out 0.05 at t3; t0 and t2 arrive first.
+    t0 = HOUR_AGO
+    broker.fills(fill_json("in-a", position_ticket="7001", volume="0.10", time=t0),
+                 fill_json("out-a", entry="out", side="sell", position_ticket="7001", volume="0.10",
+                           price="1.08550", profit="10.00", time=t0 + timedelta(minutes=20)))
+    assert (summary_of(alice)["trades"], summary_of(alice)["net_profit"]) == (1, "10.00")
+
+    broker.fills(fill_json("in-b", position_ticket="7001", volume="0.05", time=t0 + timedelta(minutes=10)))
+    assert Position.objects.get().status == Position.Status.OPEN
+    assert summary_of(alice)["trades"] == 0  # open again: no closed trade
+    assert analytics_services.recompute() == []
+
+    broker.fills(fill_json("out-b", entry="out", side="sell", position_ticket="7001", volume="0.05",
+                           price="1.08550", profit="5.00", time=t0 + timedelta(minutes=30)))
+    assert Position.objects.count() == 1 and Position.objects.get().realized_pnl == D("15.00")
+    assert (summary_of(alice)["trades"], summary_of(alice)["net_profit"]) == (1, "15.00")
+    assert analytics_services.recompute() == []

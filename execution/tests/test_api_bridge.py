@@ -155,6 +155,23 @@ def test_an_ack_that_contradicts_the_earlier_one_is_409(signed, order):
     assert stored_state() == before
     order.refresh_from_db()
     assert (order.status, order.reasons) == ("rejected", ["broker-rejected"])
+    # A problem's `status` is its HTTP status; the stored answer has a member of its own.
+    assert (response.json()["status"], response.json()["command_status"]) == (409, "rejected")
+
+
+def test_an_executed_ack_sent_again_without_its_ticket_changes_nothing(signed, order):
+    command = Command.objects.get(order=order)
+    signed.post("poll", {})
+    assert signed.post("ack", {"command": str(command.pk), "status": "accepted",
+                               "broker_ticket": "T-1"}).status_code == 200
+    executed = {"command": str(command.pk), "status": "executed"}
+    assert signed.post("ack", executed).status_code == 200
+    before = stored_state()
+
+    again = signed.post("ack", executed)
+
+    assert again.status_code == 200, again.content
+    assert stored_state() == before
 
 
 def test_an_ack_of_another_bridges_command_is_404(signed, order, bob):
@@ -229,6 +246,46 @@ def test_a_close_fill_larger_than_the_position_is_422_and_stores_nothing(signed,
                                                fill_json("d-3", entry="out", side="sell", volume="0.06")]})
     assert "fills.1.volume" in errors(response)
     assert stored_state() == before
+
+
+def test_an_in_and_an_out_fill_in_the_same_second_fold_in_before_out(signed, shipped_instruments):
+    # Deal ids as text need not sort in the order the deals were made ("1000" < "999").
+    moment = timezone.now().replace(microsecond=0)
+    response = signed.post("fills", {"fills": [
+        fill_json("999", volume="0.10", time=moment),
+        fill_json("1000", entry="out", side="sell", volume="0.10", price="1.08350", profit="-10.00", time=moment),
+    ]})
+    assert response.status_code == 200, response.content
+    assert Position.objects.get().status == Position.Status.CLOSED
+
+
+@pytest.mark.parametrize("entry, side", [("in", "sell"), ("out", "buy")])
+def test_a_fill_against_its_positions_side_is_422_and_stores_nothing(signed, shipped_instruments, entry, side):
+    # A buy position: its in fills are buys, its out fills (closing it) sells.
+    signed.post("fills", {"fills": [fill_json("d-1", side="buy", volume="0.10")]})
+    before = stored_state()
+    response = signed.post("fills", {"fills": [fill_json("d-2", entry=entry, side=side, volume="0.10")]})
+    assert "fills.0.side" in errors(response)
+    assert stored_state() == before
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"instrument": "XAUUSD", "price": "2000.00"}, "fills.0.instrument"),
+    ({"side": "sell"}, "fills.0.side"),
+])
+def test_an_in_fill_unlike_the_order_it_names_is_422_and_stores_nothing(signed, order, change, field):
+    before = stored_state()
+    response = signed.post("fills", {"fills": [fill_json("d-1", client_order_id=order.client_order_id,
+                                                         volume="0.28", **change)]})
+    assert field in errors(response)
+    assert stored_state() == before
+
+
+def test_fills_summing_past_what_a_position_can_store_are_422_not_500(signed, shipped_instruments):
+    big = "999999999999.00000000"  # each fits a column of 12 digits before the point; their sum does not
+    response = signed.post("fills", {"fills": [fill_json("d-1", volume=big), fill_json("d-2", volume=big)]})
+    assert "fills.0.volume" in errors(response)
+    assert not Fill.objects.exists()
 
 
 def test_a_fill_of_another_bridges_order_is_422(signed, order, bob):
@@ -328,6 +385,21 @@ def test_an_account_snapshot_feeds_the_equity_curve_and_a_replay_changes_nothing
 def test_a_bad_account_field_is_named(signed, change, field):
     response = signed.post("account", {**account_json(), **change})
     assert field in errors(response)
+    assert not AccountSnapshot.objects.exists()
+
+
+def test_a_snapshot_dated_ahead_of_the_clock_is_422(signed, bridge):
+    # One snapshot a day ahead (a clock gone wrong) would pass for the newest of
+    # every real one after it: none of those would be reconciled or guarded.
+    response = signed.post("account", account_json(time=timezone.now() + timedelta(days=1), equity="1000000"))
+    assert "time" in errors(response)
+    assert signed.post("account", account_json(time=timezone.now() + timedelta(seconds=60))).status_code == 200
+
+
+def test_a_snapshot_in_another_currency_than_the_accounts_is_422(signed, bridge):
+    assert bridge.currency == "USD"
+    response = signed.post("account", {**account_json(equity="1500000"), "currency": "JPY"})
+    assert "currency" in errors(response)
     assert not AccountSnapshot.objects.exists()
 
 

@@ -12,7 +12,7 @@ import pytest
 from audit.models import AuditEntry
 from core.problems import Conflict
 from execution import guards
-from execution.tests.bridge_api import bridge, bridge_and_secret, rfc3339, signed  # noqa: F401 (fixtures)
+from execution.tests.bridge_api import bridge, bridge_and_secret, fill_json, rfc3339, signed  # noqa: F401 (fixtures)
 from execution.tests.risk_api import TUESDAY, approve, ok, report, risk, send_specs
 from risk import services as risk_services
 from risk.policy import BUILT_IN
@@ -77,6 +77,24 @@ def test_a_halt_outlasts_the_day_and_the_owners_resume(alice, signed, consent_v1
     state = risk(alice)["state"]
     assert (state["mode"], state["daily_loss_percent"], state["drawdown_percent"]) == ("halted", "0.00", "20.00")
     assert decision(approve(alice, make_signal(alice))) == ("denied", ["halted"])
+
+
+def test_a_drawdown_close_the_broker_refused_is_asked_again_while_halted(alice, signed, time_machine):
+    time_machine.move_to(TUESDAY, tick=True)
+    send_specs(signed)
+    ok(signed.post("fills", {"fills": [fill_json("in-1", position_ticket="9001")]}))
+    held = {"ticket": "9001", "client_order_id": None, "instrument": "EURUSD", "side": "buy", "volume": "0.10",
+            "open_price": "1.08450", "open_time": rfc3339(TUESDAY - timedelta(hours=1)), "profit": "0"}
+    report(signed, "10000", positions=[held])
+    report(signed, "7900", positions=[{**held, "profit": "-2100"}])  # 21 % below the peak: halted
+    [close] = ok(signed.post("poll"))["commands"]
+    ok(signed.post("ack", {"command": close["id"], "status": "rejected", "error": "requote"}))
+
+    time_machine.move_to(TUESDAY + timedelta(minutes=1), tick=True)
+    report(signed, "7800", positions=[{**held, "profit": "-2200"}])  # still halted, the position still open
+
+    [again] = ok(signed.post("poll"))["commands"]
+    assert (again["type"], again["reason"], again["id"] != close["id"]) == ("close", "drawdown_guard", True)
 
 
 def test_a_loss_under_the_limit_changes_nothing(alice, signed, consent_v1, make_signal, time_machine):

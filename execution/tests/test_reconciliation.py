@@ -141,6 +141,15 @@ def test_a_volume_mismatch_is_reported_and_changes_nothing(broker):
     assert sample("reconciliation_divergences_total", kind="volume_mismatch") == before  # counted on commit only
 
 
+def test_the_broker_holding_the_other_side_of_a_ticket_is_a_volume_mismatch(broker):
+    # The same ticket and volume, but a sell at the broker against the books' buy: not the exposure booked.
+    open_by_fill(broker, volume="0.10")
+    summary = broker.snapshot(at_broker("9001", side="sell", volume="0.10"))
+    assert (summary["status"], summary["counts"]) == ("drift", {"volume_mismatch": 1})
+    item = ReconciliationItem.objects.get()
+    assert (item.expected["side"], item.actual["side"], item.action) == ("buy", "sell", "review")
+
+
 def test_positions_are_matched_by_ticket_then_client_order_id_then_instrument_and_side(alice, broker, specs,
                                                                                        snapshot, place):
     order = place(alice)
@@ -367,8 +376,10 @@ def test_the_list_shows_own_runs_newest_first_and_staff_filter_by_bridge_and_use
     assert body["results"][1] == {
         "id": str(alices[1].pk), "time": rfc3339(alices[1].time), "status": "ok",
         "items": [{"kind": "match", "ticket": "9001", "position": str(position.pk),
-                   "expected": {"ticket": "9001", "volume": "0.10", "open_price": "1.08450", "profit": "1.50"},
-                   "actual": {"ticket": "9001", "volume": "0.10", "open_price": "1.08450", "profit": "1.50"},
+                   "expected": {"ticket": "9001", "instrument": "EURUSD", "side": "buy", "volume": "0.10",
+                                "open_price": "1.08450", "profit": "1.50"},
+                   "actual": {"ticket": "9001", "instrument": "EURUSD", "side": "buy", "volume": "0.10",
+                              "open_price": "1.08450", "profit": "1.50"},
                    "action": "none"}]}
     assert body["results"][0]["items"] == [{
         "kind": "missing_at_broker", "ticket": "9001", "position": str(position.pk),
