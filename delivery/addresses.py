@@ -11,7 +11,7 @@ to the very address that passed, so a DNS answer that changes in between
 import ipaddress
 import socket
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
@@ -43,7 +43,9 @@ def address_allowed(address: str) -> bool:
 
 
 def target_of(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of a webhook URL, or RefusedTarget."""
+    """(scheme, host, port) of a webhook URL, or RefusedTarget. The host is
+    in its ASCII form: an internationalised name (пример.рф) as IDNA has it
+    (xn--e1afmkfd.xn--p1ai), the form DNS, TLS and the Host header take."""
     parts = urlsplit(url)
     if parts.scheme not in SCHEMES:
         raise RefusedTarget("Must be an http or https URL.")
@@ -55,7 +57,12 @@ def target_of(url: str) -> tuple[str, str, int]:
         raise RefusedTarget("Has an invalid port.") from None
     if not parts.hostname:
         raise RefusedTarget("Must name a host.")
-    return parts.scheme, parts.hostname, port
+    if parts.hostname.isascii():
+        return parts.scheme, parts.hostname, port
+    try:
+        return parts.scheme, parts.hostname.encode("idna").decode("ascii"), port
+    except UnicodeError:
+        raise RefusedTarget("Has an invalid host name.") from None
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -73,7 +80,14 @@ def resolve(host: str, port: int) -> list[str]:
     return addresses
 
 
-def check_url(url: str) -> None:
-    """RefusedTarget unless `url` may be a webhook target now."""
+def checked_url(url: str) -> str:
+    """`url` as it is stored, its host in ASCII form, if it may be a webhook
+    target now; else RefusedTarget."""
     _, host, port = target_of(url)
     resolve(host, port)
+    parts = urlsplit(url)
+    if parts.hostname.isascii():
+        return url
+    # Neither a user name (refused) nor brackets (an IPv6 address is ASCII): the port, if any, follows a colon.
+    port_given = parts.netloc[parts.netloc.rindex(":"):] if ":" in parts.netloc else ""
+    return urlunsplit(parts._replace(netloc=host + port_given))

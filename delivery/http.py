@@ -4,6 +4,7 @@ moment, with a total time limit, no redirects followed (a redirect is a
 failed attempt: the receiver must answer at the URL it registered), and
 never more of the answer read than needed to reuse the connection."""
 
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 from standardwebhooks.webhooks import Webhook
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, SSLError, TimeoutError
 
 from delivery.addresses import RefusedTarget, resolve, target_of
@@ -49,6 +51,91 @@ def signature(secrets: list[str], *, msg_id: str, timestamp: datetime, body: str
     return " ".join(Webhook(secret).sign(msg_id, timestamp, body) for secret in secrets)
 
 
+class _Deadline:
+    """The end of one attempt. A socket's timeout bounds each read, not their
+    sum: a receiver sending a byte now and then could hold an attempt as long
+    as it liked. At the deadline the attempt's socket is shut down, whatever
+    it waits for (the TLS handshake, the status line, the body)."""
+
+    def __init__(self, seconds: float):
+        self.passed = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock) -> None:
+        # A socket of our own on the same connection: a TLS socket takes over
+        # the one it wraps, and shakes hands before urllib3 shows it.
+        own = socket.fromfd(sock.fileno(), sock.family, sock.type)
+        with self._lock:
+            self._sockets.append(own)
+            if self.passed:
+                _shut_down(own)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.passed = True
+            for sock in self._sockets:
+                _shut_down(sock)
+
+    def end(self) -> bool:
+        """Stops the clock; whether the deadline had passed."""
+        self._timer.cancel()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
+            return self.passed
+
+
+def _shut_down(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # the connection is gone already
+        pass
+
+
+# The deadline of the attempt this thread makes, for its connection to watch.
+_attempt = threading.local()
+
+
+class _WatchedConnection:
+    """A connection whose socket is under the current attempt's deadline: a
+    new one as soon as it exists, a reused one when it sends."""
+
+    _watched_by = None
+
+    def _new_conn(self):
+        sock = super()._new_conn()
+        self._watched_by = _attempt.deadline
+        self._watched_by.watch(sock)
+        return sock
+
+    def request(self, *args, **kwargs):
+        if self.sock is not None and self._watched_by is not _attempt.deadline:
+            self._watched_by = _attempt.deadline
+            self._watched_by.watch(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPConnection(_WatchedConnection, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
 class _Pools:
     """Connection pools by (scheme, address, port, host name), kept across
     attempts so that a busy endpoint's connection is reused; the least
@@ -68,10 +155,10 @@ class _Pools:
             if scheme == "https":
                 # Connect to the checked address, but verify the certificate
                 # of (and send SNI for) the host name the URL gives.
-                pool = urllib3.HTTPSConnectionPool(address, port, maxsize=4, server_hostname=host,
-                                                   assert_hostname=host, cert_reqs="CERT_REQUIRED")
+                pool = _HTTPSPool(address, port, maxsize=4, server_hostname=host,
+                                  assert_hostname=host, cert_reqs="CERT_REQUIRED")
             else:
-                pool = urllib3.HTTPConnectionPool(address, port, maxsize=4)
+                pool = _HTTPPool(address, port, maxsize=4)
             self._pools[key] = pool
             while len(self._pools) > POOLS_KEPT:
                 self._pools.popitem(last=False)[1].close()
@@ -82,6 +169,8 @@ _pools = _Pools()
 
 
 def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
+    """The attempt, `timeout` seconds at most from first to last: resolving
+    the host, connecting, sending and reading the answer."""
     started = time.monotonic()
 
     def outcome(status_code=None, error=""):
@@ -97,29 +186,49 @@ def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> O
     default_port = port == (443 if scheme == "https" else 80)
     host_header = (f"[{host}]" if ":" in host else host) + ("" if default_port else f":{port}")
     pool = _pools.get(scheme, address, port, host)
+    remaining = timeout - (time.monotonic() - started)
+    if remaining <= 0:  # resolving the host took it all
+        return outcome(error=f"No answer within {timeout:g} s.")
+    _attempt.deadline = deadline = _Deadline(remaining)
+    try:
+        status_code, error = _exchange(pool, path, body=body, headers={**headers, "Host": host_header},
+                                       timeout=remaining, deadline=deadline,
+                                       too_late=f"No answer within {timeout:g} s.")
+    finally:
+        deadline.end()
+    return outcome(status_code, error)
+
+
+def _exchange(pool, path: str, *, body: bytes, headers: dict[str, str], timeout: float, deadline: _Deadline,
+              too_late: str) -> tuple[int | None, str]:
+    """(status code, what went wrong) of one request and its answer."""
     try:
         response = pool.urlopen(
-            "POST", path, body=body, headers={**headers, "Host": host_header, "User-Agent": USER_AGENT},
+            "POST", path, body=body, headers={**headers, "User-Agent": USER_AGENT},
             redirect=False, retries=False, assert_same_host=False, preload_content=False,
             timeout=urllib3.Timeout(total=timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS)))
     except NewConnectionError:  # urllib3 makes it a kind of connect timeout: it is not one
-        return outcome(error="Could not connect (refused or unreachable).")
+        return None, "Could not connect (refused or unreachable)."
     except TimeoutError:
-        return outcome(error=f"No answer within {timeout:g} s.")
-    except HTTPError as failure:
-        return outcome(error=_connection_error(failure))
+        return None, too_late
+    except HTTPError as failure:  # the deadline's shutdown looks like a connection closed
+        return None, too_late if deadline.end() else _connection_error(failure)
     try:
         response.read(ANSWER_READ_BYTES, decode_content=False)
-        if response.read(1, decode_content=False):  # longer than that: this connection is not reused
-            response.close()
-        else:
-            response.release_conn()
+        reusable = not response.read(1, decode_content=False)  # longer than that: the connection is not reused
     except (TimeoutError, HTTPError):
-        response.close()  # the status line came: the answer stands
+        reusable = False  # the status line came: the answer stands, unless the deadline passed
+    if deadline.end():
+        response.close()
+        return None, too_late
+    if reusable:
+        response.release_conn()
+    else:
+        response.close()
     error = "" if 200 <= response.status < 300 else (
         f"Redirected ({response.status}); redirects are not followed." if 300 <= response.status < 400
         else f"Answered {response.status}.")
-    return outcome(status_code=response.status, error=error)
+    return response.status, error
 
 
 def _connection_error(failure: HTTPError) -> str:

@@ -17,12 +17,10 @@ class WebhookUrlField(serializers.URLField):
         super().__init__(max_length=URL_MAX_LENGTH, **kwargs)
 
     def to_internal_value(self, data):
-        url = super().to_internal_value(data)
         try:
-            addresses.check_url(url)
+            return addresses.checked_url(super().to_internal_value(data))
         except addresses.RefusedTarget as refused:
             raise serializers.ValidationError(str(refused)) from None
-        return url
 
 
 def _event_types(**kwargs):

@@ -4,8 +4,11 @@ record the attempt). Each write sends its event inside its transaction."""
 
 import base64
 import json
+import logging
 import random
 import secrets
+import time
+import traceback
 import uuid
 from datetime import datetime, timedelta
 from functools import partial
@@ -41,6 +44,8 @@ CLAIM_BATCH = 10
 DISABLE_MIN_FAILURES = 5
 PRUNE_BATCH = 1000
 CHARTED_TYPES = {EventType.SIGNAL_CREATED, EventType.SIGNAL_EXPIRED}
+
+logger = logging.getLogger(__name__)
 
 
 def origin_of(url: str) -> str:
@@ -141,6 +146,9 @@ def delete_endpoint(*, endpoint: WebhookEndpoint) -> None:
         # The event first: its audit entry takes the chain's lock before the
         # row's, the order in which an event's delivery rows are inserted.
         events.webhook_deleted.send(sender=WebhookEndpoint, target=endpoint, meta=_meta(endpoint))
+        # Then the row's lock: a sender recording an attempt to it (which holds
+        # it) commits first, and its attempts are deleted here with the rest.
+        _locked(endpoint)
         DeliveryAttempt.objects.filter(delivery__endpoint=endpoint).delete()
         Delivery.objects.filter(endpoint=endpoint).delete()
         WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
@@ -234,16 +242,26 @@ def claim_due(*, now: datetime | None = None, limit: int = CLAIM_BATCH) -> list[
 
 
 def post(delivery: Delivery) -> tuple[http.Outcome, datetime]:
-    """Sends one claimed delivery; (what came of it, when it started)."""
-    started_at = timezone.now()
-    body = envelope(delivery.event)
-    msg_id = str(delivery.event_id)
-    headers = {"Content-Type": "application/json", "webhook-id": msg_id,
-               "webhook-timestamp": str(int(started_at.timestamp())),
-               "webhook-signature": http.signature(live_secrets(delivery.endpoint, now=started_at), msg_id=msg_id,
-                                                   timestamp=started_at, body=body)}
-    outcome = http.post(delivery.endpoint.url, body=body.encode("utf-8"), headers=headers,
-                        timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
+    """Sends one claimed delivery; (what came of it, when it started). Any
+    error is a failed attempt of this delivery: never the batch's end, which
+    would leave the others' answers unrecorded and send them again."""
+    started_at, started = timezone.now(), time.monotonic()
+    try:
+        body = envelope(delivery.event)
+        msg_id = str(delivery.event_id)
+        headers = {"Content-Type": "application/json", "webhook-id": msg_id,
+                   "webhook-timestamp": str(int(started_at.timestamp())),
+                   "webhook-signature": http.signature(live_secrets(delivery.endpoint, now=started_at),
+                                                       msg_id=msg_id, timestamp=started_at, body=body)}
+        outcome = http.post(delivery.endpoint.url, body=body.encode("utf-8"), headers=headers,
+                            timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
+    except Exception as error:
+        # Not the message nor the URL: either may quote the path or query, where a receiver keeps its token.
+        logger.error("webhook attempt of delivery %s to %s raised %s:\n%s", delivery.pk,
+                     origin_of(delivery.endpoint.url), type(error).__name__,
+                     "".join(traceback.format_tb(error.__traceback__)))
+        outcome = http.Outcome(status_code=None, error="The attempt failed on the platform's side.",
+                               duration_ms=round((time.monotonic() - started) * 1000))
     return outcome, started_at
 
 
@@ -252,9 +270,18 @@ def record_attempts(attempts: list[tuple[Delivery, http.Outcome, datetime]]) -> 
     the backoff, or failed for good) and their endpoints' runs of failures,
     in one transaction: successes in a statement or two however many, each
     failure on its own. A claim that ran out (another sender took the row
-    over) still logs its attempt, and leaves the row to the newer claim."""
+    over) still logs its attempt, and leaves the row to the newer claim. An
+    endpoint deleted meanwhile took its deliveries with it: their attempts
+    are dropped, the rest recorded."""
     now = timezone.now()
     with transaction.atomic():
+        # Locked, in one order for every sender, until this commits: not deleted meanwhile.
+        endpoints = set(WebhookEndpoint.objects.select_for_update(no_key=True).order_by("pk")
+                        .filter(pk__in={delivery.endpoint_id for delivery, _, _ in attempts})
+                        .values_list("pk", flat=True))
+        still_there = set(Delivery.objects.filter(pk__in=[delivery.pk for delivery, _, _ in attempts],
+                                                  endpoint__in=endpoints).values_list("pk", flat=True))
+        attempts = [attempt for attempt in attempts if attempt[0].pk in still_there]
         DeliveryAttempt.objects.bulk_create([
             DeliveryAttempt(delivery=delivery, started_at=started_at, duration_ms=outcome.duration_ms,
                             status_code=outcome.status_code, error=outcome.error[:ERROR_MAX_LENGTH],

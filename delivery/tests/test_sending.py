@@ -4,6 +4,9 @@ through every kind of failure, nothing lost, one endpoint's trouble never
 another's, and a sender killed mid-delivery costs a duplicate at most."""
 
 import json
+import socket
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -252,3 +255,80 @@ def test_the_latency_from_event_to_delivery_is_observed(alice, receiver, endpoin
     with django_capture_on_commit_callbacks(execute=True):
         services.send_due()
     assert REGISTRY.get_sample_value("webhook_delivery_seconds_count") == before + 1
+
+
+def test_a_receiver_dripping_its_answer_is_cut_off_at_the_time_limit():
+    """A socket's timeout bounds each read: a status line, then a header byte
+    every 0.5 s, would hold the attempt as long as the receiver liked."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def drip():
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        while not stop.wait(0.5):
+            try:
+                conn.sendall(b"a")
+            except OSError:
+                break
+        conn.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    threading.Timer(8, stop.set).start()  # without a limit, the attempt lasts as long as the receiver drips
+    started = time.monotonic()
+    try:
+        outcome = services.http.post(f"http://127.0.0.1:{server.getsockname()[1]}/", body=b"{}", headers={},
+                                     timeout=1)
+    finally:
+        stop.set()
+        server.close()
+    assert time.monotonic() - started < 2
+    assert (outcome.status_code, outcome.error, outcome.succeeded) == (None, "No answer within 1 s.", False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_endpoint_deleted_mid_batch_does_not_make_anothers_success_be_sent_again(
+        alice, bob, make_receiver, endpoint_for):
+    """One batch holds several users' endpoints; alice deletes hers while the
+    sender posts. Bob's delivery, which his receiver took, is recorded."""
+    hers, his = make_receiver(), make_receiver()
+    hers.answer = 500
+    endpoint_a, _ = endpoint_for(alice, hers.url)
+    endpoint_b, _ = endpoint_for(bob, his.url)
+    make_event(alice)
+    make_event(bob)
+    attempts = [(delivery, *services.post(delivery)) for delivery in services.claim_due()]
+    assert len(attempts) == 2
+    services.delete_endpoint(endpoint=endpoint_a)  # alice, meanwhile, through the API
+    services.record_attempts(attempts)
+    bobs = Delivery.objects.get(endpoint=endpoint_b)
+    assert (bobs.status, bobs.attempts, DeliveryAttempt.objects.count()) == ("succeeded", 1, 1)
+    assert services.claim_due() == []
+
+
+def test_an_attempt_that_raises_fails_its_own_delivery_only(alice, bob, make_receiver, endpoint_for, monkeypatch,
+                                                            caplog):
+    """Whatever goes wrong in one attempt, the batch's other answers are
+    recorded (not sent again), and the log keeps the receiver's token out."""
+    hers, his = make_receiver(), make_receiver()
+    endpoint_for(alice, hers.url)
+    endpoint_for(bob, his.url)
+    make_event(bob)
+    make_event(alice)
+    real_post = services.http.post
+
+    def post(url, **kwargs):
+        if url == hers.url:
+            raise UnicodeEncodeError("latin-1", url, 0, 1, "ordinal not in range(256)")
+        return real_post(url, **kwargs)
+
+    monkeypatch.setattr(services.http, "post", post)
+    assert services.send_due() == 2
+    statuses = dict(Delivery.objects.values_list("endpoint__owner__username", "status"))
+    assert statuses == {"bob": "succeeded", "alice": "pending"} and len(his.requests) == 1
+    failed = DeliveryAttempt.objects.get(delivery__endpoint__owner=alice)
+    assert (failed.status_code, failed.error) == (None, "The attempt failed on the platform's side.")
+    assert "UnicodeEncodeError" in caplog.text and "token" not in caplog.text

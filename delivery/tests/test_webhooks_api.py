@@ -4,7 +4,7 @@ redelivery: one test per rule of docs/api.md#webhooks."""
 import pytest
 
 from audit.models import AuditEntry
-from delivery import services
+from delivery import addresses, services
 from delivery.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from delivery.tests.conftest import make_event
 from tests.fixtures import bearer
@@ -187,3 +187,21 @@ def test_redeliver_on_a_disabled_endpoint_is_409(alice, receiver):
     delivery = Delivery.objects.get()
     response = bearer(alice).post(f"/api/v1/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/redeliver/")
     assert response.status_code == 409 and response.json()["type"].endswith("/webhook-disabled")
+
+
+def test_an_internationalised_host_is_stored_and_sent_in_its_ascii_form(alice, receiver, monkeypatch):
+    """пример.рф is xn--e1afmkfd.xn--p1ai to DNS, TLS and the Host header."""
+    real_getaddrinfo = addresses.socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):  # the public domain, as DNS would answer for it
+        return real_getaddrinfo("127.0.0.1" if host == "xn--e1afmkfd.xn--p1ai" else host, *args, **kwargs)
+
+    monkeypatch.setattr(addresses.socket, "getaddrinfo", getaddrinfo)
+    port = receiver.server.server_address[1]
+    response = create(alice, f"http://пример.рф:{port}/in?token=abc")
+    assert response.status_code == 201, response.content
+    assert response.json()["url"] == f"http://xn--e1afmkfd.xn--p1ai:{port}/in?token=abc"
+    make_event(alice)
+    services.send_due()
+    assert Delivery.objects.get().status == "succeeded"
+    assert receiver.requests[0]["headers"]["host"] == f"xn--e1afmkfd.xn--p1ai:{port}"
