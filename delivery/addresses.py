@@ -31,14 +31,39 @@ def allowed_networks():
     return _networks(tuple(settings.WEBHOOK_ALLOWED_NETWORKS))
 
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address a host may reach
+# through them (IPv4-compatible, SIIT's IPv4-translated, NAT64's well-known
+# prefix): judged as that IPv4 address. Python counts them global whatever
+# they carry, so ::127.0.0.1 or 64:ff9b::7f00:1 would pass for public.
+IPV4_CARRYING = tuple(ipaddress.ip_network(prefix) for prefix in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96"))
+# Never public: NAT64 for local use, and the deprecated site-local range.
+IPV6_LOCAL = tuple(ipaddress.ip_network(prefix) for prefix in ("64:ff9b:1::/48", "fec0::/10"))
+
+
+def _as_reached(ip):
+    """The address a connection to `ip` reaches, as far as it says: the IPv4
+    address inside an IPv4-mapped, -compatible, -translated, NAT64 or 6to4
+    one; `ip` itself otherwise."""
+    if ip.version == 4:
+        return ip
+    if ip.ipv4_mapped is not None:  # ::ffff:127.0.0.1 is 127.0.0.1
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:  # 2002:7f00:1:: tunnels to 127.0.0.1
+        return ip.sixtofour
+    if any(ip in network for network in IPV4_CARRYING):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
+
+
 def address_allowed(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 scope ("fe80::1%eth0") is no part of it
-    if ip.version == 6 and ip.ipv4_mapped is not None:  # ::ffff:127.0.0.1 is 127.0.0.1
-        ip = ip.ipv4_mapped
+    ip = _as_reached(ip)
     if any(ip in network for network in allowed_networks()):
         return True
     # is_global is False for loopback, private, link-local, shared (100.64/10),
     # reserved, documentation and unspecified ranges; multicast is refused too.
+    if ip.version == 6 and (ip.teredo is not None or any(ip in network for network in IPV6_LOCAL)):
+        return False
     return ip.is_global and not ip.is_multicast
 
 

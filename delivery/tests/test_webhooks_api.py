@@ -53,6 +53,14 @@ def test_201_with_the_secret_once(alice, receiver):
     "http://[fe80::1]/hook",
     "http://[fd00::1]/hook",
     "http://[::ffff:10.0.0.1]/hook",  # a private IPv4 address written as IPv6
+    # IPv6 forms that carry an IPv4 address a host may reach through them (Python counts them global):
+    "http://[::127.0.0.2]/hook",  # IPv4-compatible
+    "http://[::ffff:0:7f00:2]/hook",  # SIIT's IPv4-translated
+    "http://[64:ff9b::a00:1]/hook",  # NAT64 to 10.0.0.1
+    "http://[2002:a00:1::]/hook",  # 6to4 through 10.0.0.1
+    "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook",  # Teredo
+    "http://[64:ff9b:1::1]/hook",  # NAT64 for local use
+    "http://[fec0::1]/hook",  # site-local
 ])
 def test_422_for_a_target_webhooks_may_not_reach(alice, url):
     assert "url" in errors_of(create(alice, url))
