@@ -1,4 +1,5 @@
 import json
+import re
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -11,6 +12,9 @@ from core.prices import format_price
 from core.problems import PayloadTooLarge
 
 PAYLOAD_MAX_BYTES = 32 * 1024
+# A NUL as json.dumps writes it: \u0000 after an even number of backslashes
+# (an odd number makes it the text "\u0000", a backslash escaped before it).
+ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class ApprovalSummarySerializer(serializers.Serializer):
@@ -147,7 +151,7 @@ class SignalIngestSerializer(serializers.Serializer):
         if len(serialized.encode("utf-8")) > PAYLOAD_MAX_BYTES:
             raise PayloadTooLarge(f"The payload exceeds {PAYLOAD_MAX_BYTES} bytes serialized.",
                                   slug="payload-too-large")
-        if "\\u0000" in serialized:  # no database stores NUL inside JSON text
+        if ESCAPED_NUL.search(serialized):  # no database stores NUL inside JSON text
             raise serializers.ValidationError("Must not contain NUL characters.")
         return value
 

@@ -88,6 +88,11 @@ class CreateClientCommand(MachineClientCommand):
         raise NotImplementedError
 
 
+# Far past any sensible overlap of two secrets, and far below the dates
+# Python can hold.
+MAX_GRACE_SECONDS = 10 * 365 * 24 * 3600
+
+
 class RotateSecretCommand(MachineClientCommand):
     """`KEY_ID [--grace-seconds N] [--json]`."""
 
@@ -100,8 +105,8 @@ class RotateSecretCommand(MachineClientCommand):
 
     def handle(self, *args, key_id, grace_seconds, as_json=False, **options):
         self.act_as_operator()
-        if grace_seconds < 0:
-            raise CommandError("--grace-seconds must be 0 or more.")
+        if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+            raise CommandError(f"--grace-seconds must be from 0 to {MAX_GRACE_SECONDS} (ten years).")
         client = self.client_by_key_id(key_id)
         if not client.enabled:
             raise CommandError(f"{self.kind.capitalize()} {client.name!r} is disabled.")

@@ -67,6 +67,9 @@ def test_rotate_refuses_unknown_key_and_negative_grace(producer):
         run("rotate_producer_secret", "prd_nope")
     with pytest.raises(CommandError, match="grace"):
         run("rotate_producer_secret", producer.key_id, "--grace-seconds", "-1")
+    with pytest.raises(CommandError, match="grace"):  # past the dates Python holds: no traceback
+        run("rotate_producer_secret", producer.key_id, "--grace-seconds", str(10**12))
+    assert ProducerSecret.objects.filter(producer=producer).count() == 1
 
 
 def test_disable_producer_refuses_its_requests_from_now_on(producer, secret):

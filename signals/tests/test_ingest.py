@@ -253,8 +253,16 @@ def test_payload_must_be_an_object(signer, payload):
     assert "payload" in errors_of(signer.post(signal_body(payload=payload)))
 
 
-def test_payload_with_nul_is_refused_not_a_crash(signer):
-    assert "payload" in errors_of(signer.post(signal_body(payload={"note": "a\u0000b"})))
+@pytest.mark.parametrize("payload", [{"note": "a\u0000b"}, {"a\u0000": 1}, {"path": "C:\\\u0000"}])
+def test_payload_with_nul_is_refused_not_a_crash(signer, payload):
+    assert "payload" in errors_of(signer.post(signal_body(payload=payload)))
+
+
+def test_payload_text_that_spells_an_escaped_nul_is_no_nul(signer):
+    # The six characters \u0000 (a Windows path, a pattern), not the character they name.
+    response = signer.post(signal_body(payload={"pattern": "C:\\u0000x"}))
+    assert response.status_code == 201, response.content
+    assert Signal.objects.get().payload == {"pattern": "C:\\u0000x"}
 
 
 def test_payload_over_32_kib_is_413(signer):
