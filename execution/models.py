@@ -121,11 +121,13 @@ class Order(models.Model):
         Status.PARTIALLY_FILLED: (Status.PENDING, Status.SENT, Status.ACCEPTED),
         Status.FILLED: (Status.PENDING, Status.SENT, Status.ACCEPTED, Status.PARTIALLY_FILLED),
         Status.REJECTED: (Status.PENDING, Status.SENT, Status.ACCEPTED),
-        Status.EXPIRED: (Status.PENDING, Status.SENT, Status.ACCEPTED),
+        Status.EXPIRED: (Status.PENDING, Status.SENT, Status.ACCEPTED, Status.PARTIALLY_FILLED),
         Status.CANCELLED: (Status.PENDING, Status.SENT, Status.ACCEPTED),
     }
     # Not filled at all yet: past `expires_at`, these read (and are swept) as expired.
     UNFILLED = (Status.PENDING, Status.SENT, Status.ACCEPTED)
+    # Not filled (in whole) by `expires_at`: `expired` then, the rest cancelled.
+    EXPIRING = (*UNFILLED, Status.PARTIALLY_FILLED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     bridge = models.ForeignKey(Bridge, on_delete=models.PROTECT, related_name="orders")
@@ -166,7 +168,7 @@ class Order(models.Model):
         return f"{self.side} {_lots(self.volume)} {self.instrument} ({self.status})"
 
     def effective_status(self, now=None) -> str:
-        if self.status in self.UNFILLED and self.expires_at <= (now or timezone.now()):
+        if self.status in self.EXPIRING and self.expires_at <= (now or timezone.now()):
             return self.Status.EXPIRED
         return self.status
 

@@ -42,10 +42,10 @@ def visible_orders(*, user) -> QuerySet[Order]:
 
 def with_effective_status(queryset: QuerySet[Order], status: str, *, now=None) -> QuerySet[Order]:
     now = now or timezone.now()
-    if status in Order.UNFILLED:
+    if status in Order.EXPIRING:
         return queryset.filter(status=status, expires_at__gt=now)
     if status == Order.Status.EXPIRED:
-        return queryset.filter(Q(status=Order.Status.EXPIRED) | Q(status__in=Order.UNFILLED, expires_at__lte=now))
+        return queryset.filter(Q(status=Order.Status.EXPIRED) | Q(status__in=Order.EXPIRING, expires_at__lte=now))
     return queryset.filter(status=status)
 
 
@@ -96,7 +96,7 @@ def _named(prefix: str, values) -> str:
 POLL_STATE_SQL = f"""
 SELECT b.last_poll_at,
        EXISTS (SELECT 1 FROM {Order._meta.db_table} o
-                WHERE o.bridge_id = b.id AND o.status IN ({_named("unfilled", Order.UNFILLED)})
+                WHERE o.bridge_id = b.id AND o.status IN ({_named("expiring", Order.EXPIRING)})
                   AND o.expires_at <= %(now)s),
        EXISTS (SELECT 1 FROM {Command._meta.db_table} c LEFT JOIN {Order._meta.db_table} o ON o.id = c.order_id
                 WHERE c.bridge_id = b.id AND c.status IN ({_named("unacknowledged", Command.UNACKNOWLEDGED)})
@@ -109,11 +109,11 @@ WHERE b.id = %(bridge)s"""
 def poll_state(*, bridge: Bridge, now: datetime) -> PollState:
     """What a poll of `bridge` at `now` has to do, in one statement: the
     bridge's stored last poll, whether any of its orders is due to expire
-    (unfilled, past `expires_at`), whether `open_commands` has any."""
+    (not filled in whole, past `expires_at`), whether `open_commands` has any."""
     [(last_poll_at, due, waiting)] = raw_rows.fetch(POLL_STATE_SQL, {
         "bridge": raw_rows.param(Bridge._meta.pk, bridge.pk), "open": Command.Type.OPEN,
         "now": raw_rows.param(Order._meta.get_field("expires_at"), now),
-        **{f"unfilled_{status}": status for status in Order.UNFILLED},
+        **{f"expiring_{status}": status for status in Order.EXPIRING},
         **{f"unacknowledged_{status}": status for status in Command.UNACKNOWLEDGED},
         **{f"not_to_open_{status}": status for status in ORDERS_NOT_TO_OPEN},
     }, (Bridge._meta.get_field("last_poll_at"), None, None))

@@ -253,7 +253,7 @@ def place_order_for_approval(*, approval: Approval) -> Order | None:
 
 
 def _due_orders(*, now: datetime) -> QuerySet[Order]:
-    return Order.objects.filter(status__in=Order.UNFILLED, expires_at__lte=now)
+    return Order.objects.filter(status__in=Order.EXPIRING, expires_at__lte=now)
 
 
 def _expire_next(due: QuerySet[Order], *, now: datetime, batch_size: int) -> list[events.Change]:
@@ -444,9 +444,10 @@ def record_fills(*, bridge: Bridge, fills: list[dict]) -> tuple[int, int]:
         position_changes = _rebuild_positions(bridge, positions, new, now=now)
         insert_all(list(new.values()))  # no conflict: the bridge's lock keeps `new` new
         transitions, late_positions = _settle_orders(new.values(), now=now)
-        for position in late_positions:
+        for position, late_volume in late_positions.items():
             if position.status == Position.Status.OPEN:
-                closing.request_close(position, reason=Position.CloseReason.APPROVAL_EXPIRED, now=now)
+                closing.request_close(position, reason=Position.CloseReason.APPROVAL_EXPIRED, now=now,
+                                      volume=late_volume)
         events.announce([
             *transitions,
             *(events.Change(events.position_opened, Position, position, _position_meta(position))
@@ -667,14 +668,15 @@ def _apply_figures(position: Position, figures: ledger.PositionFigures, *, order
     position.updated_at = now
 
 
-def _settle_orders(new_fills, *, now: datetime) -> tuple[list[events.Change], list[Position]]:
+def _settle_orders(new_fills, *, now: datetime) -> tuple[list[events.Change], dict[Position, Decimal]]:
     """Brings the (locked) orders of new in fills up to date (filled volume,
     partially filled or filled), set-wise: one UPDATE per status moved to
     and one for the rest. Returns the moves to announce, and the positions
-    whose fills opened them after their order had expired (to be closed)."""
+    their orders' fills opened or grew after the order had lapsed, with the
+    volume they added (to be closed)."""
     touched = {fill.order_id: fill.order for fill in new_fills if fill.order_id and fill.entry == Fill.Entry.IN}
     if not touched:
-        return [], []
+        return [], {}
     totals = {row["order"]: row for row in Fill.objects.filter(order__in=list(touched), entry=Fill.Entry.IN)
               .values("order").annotate(filled=Sum("volume"), first=Min("time"))}
     for order in touched.values():
@@ -683,7 +685,7 @@ def _settle_orders(new_fills, *, now: datetime) -> tuple[list[events.Change], li
             transaction.on_commit(partial(metrics.order_fill_seconds.observe, max(seconds, 0.0)))
     # Past its expiry before the sweep got to it: expired first, as the sweep would have.
     changes = _expire([order for order in touched.values()
-                       if order.status in Order.UNFILLED and order.expires_at <= now], now=now)
+                       if order.status in Order.EXPIRING and order.expires_at <= now], now=now)
     moves, volumes = defaultdict(list), {}
     for order in touched.values():
         filled = totals[order.pk]["filled"]
@@ -698,10 +700,12 @@ def _settle_orders(new_fills, *, now: datetime) -> tuple[list[events.Change], li
     if volumes:
         Order.objects.filter(pk__in=list(volumes)).update(filled_volume=_per_order("filled_volume", volumes),
                                                           updated_at=now)
-    late = {fill.position.pk: fill.position for fill in new_fills
-            if fill.order_id and fill.entry == Fill.Entry.IN
-            and touched[fill.order_id].status in (Order.Status.EXPIRED, Order.Status.CANCELLED)}
-    return changes, list(late.values())
+    late = defaultdict(Decimal)  # position: the volume its order's fills added after the order lapsed
+    for fill in new_fills:
+        if fill.order_id and fill.entry == Fill.Entry.IN \
+                and touched[fill.order_id].status in (Order.Status.EXPIRED, Order.Status.CANCELLED):
+            late[fill.position] += fill.volume
+    return changes, late
 
 
 def _position_meta(position: Position) -> dict:

@@ -140,12 +140,17 @@ class PaperBridge:
             log("symbols.sent", count=len(SYMBOLS), updated=answer.get("updated"))
 
     def step(self) -> None:
-        """One loop: whatever is left to report, the control file, the
-        polled commands, the stops and targets, and the snapshot when due.
-        Without prices the loop ends early: what was done so far is
-        reported, the rest is done on the next loop."""
+        """One loop: whatever is left to report, the stops and targets the
+        bars since the last loop reached, the control file, the polled
+        commands, the stops and targets again (of what they opened), and the
+        snapshot when due. Stops first: a position whose stop a bar reached
+        was closed there, before any close asked for since could take it at
+        a later bar's price. Without prices the loop ends early: what was
+        done so far is reported, the rest is done on the next loop."""
         self.flush()
         try:
+            self.broker.check_stops(now=self.clock())
+            self.flush()
             self.apply_control()
             self.flush()
             for command in self.poll():

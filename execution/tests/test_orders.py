@@ -109,4 +109,7 @@ def test_an_order_reads_expired_once_past_its_expiry(alice, specs, snapshot, pla
     assert order.effective_status() == "pending"
     assert order.effective_status(order.expires_at) == "expired"
     order.status = Order.Status.PARTIALLY_FILLED
-    assert order.effective_status(order.expires_at) == "partially_filled"  # a fill is kept, not expired
+    # Not filled in whole by its expiry: expired too (its filled_volume keeps what was filled).
+    assert order.effective_status(order.expires_at) == "expired"
+    order.status = Order.Status.FILLED
+    assert order.effective_status(order.expires_at) == "filled"

@@ -10,7 +10,7 @@ import pytest
 from paperbroker.bridge import StateFile, read_control
 from paperbroker.client import Stopped
 from paperbroker.prices import PriceSourceError
-from paperbroker.tests.conftest import KEY_ID, at, new_account, open_command
+from paperbroker.tests.conftest import KEY_ID, at, bar, command, new_account, open_command
 from paperbroker.tests.fake_platform import LOSE_ANSWER
 
 TICKET = "100001"
@@ -200,3 +200,20 @@ def test_without_prices_the_command_waits_for_the_next_loop(platform, make_bridg
     prices.bars = working_bars
     bridge.step()
     assert platform.acks[open_command()["id"]] == [("accepted", TICKET), ("executed", TICKET)]
+
+
+def test_a_stop_a_bar_reached_closes_there_before_a_close_asked_later(platform, make_bridge, prices):
+    # Opened at 07:01 with its stop at 1.08000; the 07:02 bar goes through it. A close asked at
+    # 07:03:30 reaches the bridge's next loop at 07:04:30: the position was closed at the stop already.
+    platform.commands.append(open_command())
+    make_bridge(clock=lambda: at(1.5)).step()
+    prices.add("EURUSD", bar(2, "1.08400", "1.08420", "1.07900", "1.07950"),
+               bar(3, "1.07950", "1.07960", "1.07600", "1.07600"),
+               bar(4, "1.07500", "1.07550", "1.07400", "1.07450"))
+    platform.commands.append(command(2, "close", position_ticket=TICKET, reason="user",
+                                     created_at="2026-11-26T07:03:30Z"))
+
+    make_bridge(clock=lambda: at(4.5)).step()
+
+    closes = [fill for fill in platform.fills.values() if fill["entry"] == "out"]
+    assert [(fill["price"], fill["time"]) for fill in closes] == [("1.08000", "2026-11-26T07:02:00Z")]
