@@ -33,6 +33,12 @@ class OutstandingTokenAdmin(ReadOnlyAdmin):
     def revoked(self, token):
         return hasattr(token, "blacklistedtoken")
 
+    def lookup_allowed(self, lookup, value, request):
+        # Django lets a change list filter on any field of its model from the
+        # URL: ?token__startswith=… would tell, one character at a time,
+        # whether a guess is right, and read a live refresh token out.
+        return not _names_the_token(lookup, "token") and super().lookup_allowed(lookup, value, request)
+
 
 @admin.register(BlacklistedToken)
 class BlacklistedTokenAdmin(ReadOnlyAdmin):
@@ -46,6 +52,10 @@ class BlacklistedTokenAdmin(ReadOnlyAdmin):
     fields = ["jti", "user", "blacklisted_at"]
     readonly_fields = fields
 
+    def lookup_allowed(self, lookup, value, request):
+        # As OutstandingTokenAdmin's: the revoked token's text is no filter either.
+        return not _names_the_token(lookup, "token__token") and super().lookup_allowed(lookup, value, request)
+
     @admin.display(description="jti", ordering="token__jti")
     def jti(self, blacklisted):
         return blacklisted.token.jti
@@ -53,6 +63,10 @@ class BlacklistedTokenAdmin(ReadOnlyAdmin):
     @admin.display(description="user", ordering="token__user__username")
     def user(self, blacklisted):
         return blacklisted.token.user
+
+
+def _names_the_token(lookup: str, field: str) -> bool:
+    return lookup == field or lookup.startswith(field + "__")
 
 
 # Every login surface shares one failed-login limit (accounts/login_guard.py).

@@ -4,14 +4,16 @@ from charting.models import Timeframe
 from charting.registry import Frame
 from core.chart_frame import DEFAULT_BARS, DEFAULT_HEIGHT, DEFAULT_WIDTH
 from core.signed_links import MAX_TTL_SECONDS
-from core.fields import AmountField, StrictDecimalField, StrictIntegerField
+from core.fields import AmountField, ReportedTimeField, StrictDecimalField, StrictIntegerField
 from signals import selectors as signals_selectors
 
 MAX_ROWS_PER_REQUEST = 5000
 
 
 class CandleSerializer(serializers.Serializer):
-    time = serializers.DateTimeField()
+    # A bar far ahead would stay the series' newest for good: drawn last on
+    # every chart, and the paper bridge's mark price.
+    time = ReportedTimeField(help_text="The bar's open; at most 300 s ahead of the server's clock.")
     open = AmountField(min_value=0)
     high = AmountField(min_value=0)
     low = AmountField(min_value=0)
@@ -79,7 +81,7 @@ class CandleBatchSerializer(_Batch):
 
 
 class EquityPointSerializer(serializers.Serializer):
-    time = serializers.DateTimeField()
+    time = ReportedTimeField(help_text="At most 300 s ahead of the server's clock.")
     equity = AmountField()
     balance = AmountField()
 

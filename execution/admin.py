@@ -20,6 +20,7 @@ from approvals.models import Approval
 from core.admin import IdSearchMixin, ReadOnlyAdmin, pretty_json
 from core.display import humane_duration, utc_time
 from core.prices import format_price
+from core.problems import Conflict
 from execution import guards, selectors, services
 from execution.models import (
     AccountSnapshot,
@@ -539,11 +540,17 @@ class AccountStateAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Resume the selected halted accounts", permissions=["resume"])
     def resume(self, request, queryset):
-        halted = [state for state in queryset.select_related("bridge") if state.mode == Mode.HALTED]
-        for state in halted:
-            guards.resume_halted_account(bridge=state.bridge)
-        if halted:
-            self.message_user(request, f"Resumed {len(halted)} account(s); their high-water marks restart at "
+        resumed = 0
+        for state in queryset.select_related("bridge"):
+            if state.mode != Mode.HALTED:
+                continue
+            try:
+                guards.resume_halted_account(bridge=state.bridge)
+            except Conflict:
+                continue  # resumed meanwhile, by another operator: it is not halted any more
+            resumed += 1
+        if resumed:
+            self.message_user(request, f"Resumed {resumed} account(s); their high-water marks restart at "
                                        f"their newest equity.", messages.SUCCESS)
-        if len(halted) < queryset.count():
+        if resumed < queryset.count():
             self.message_user(request, "Accounts that were not halted were left as they are.", messages.WARNING)

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,19 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 
 def refresh(refresh_token):
     return APIClient().post(REFRESH_URL, {"refresh": refresh_token}, format="json")
+
+
+@pytest.mark.django_db
+def test_a_session_lasts_while_refreshed_within_the_refresh_lifetime(alice, settings, time_machine):
+    # A sliding lifetime (docs/security.md): each successor lives the lifetime again.
+    start = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
+    time_machine.move_to(start, tick=False)
+    token = str(RefreshToken.for_user(alice))
+    for day in (6, 12, 18):  # within 7 days of the last refresh each time
+        time_machine.move_to(start + timedelta(days=day), tick=False)
+        token = refresh(token).json()["refresh"]
+    time_machine.move_to(start + timedelta(days=18 + 7, seconds=1), tick=False)  # left unrefreshed for 7 days
+    assert refresh(token).status_code == 401
 
 
 @pytest.mark.django_db

@@ -87,6 +87,18 @@ def test_repeated_time_unknown_instrument_and_bad_timeframe_are_422(signed):
     assert set(response.json()["errors"]) == {"instrument", "timeframe"}
 
 
+@pytest.mark.parametrize("path, rows_field, make_rows", [(CANDLES, "candles", candle_rows),
+                                                        (EQUITY, "points", equity_rows)])
+def test_a_row_dated_ahead_of_the_clock_is_422_and_stores_nothing(signed, path, rows_field, make_rows):
+    # A bar or point far ahead (a clock gone wrong) would stay the newest of its series for good.
+    rows = as_json(make_rows(2))
+    rows[1]["time"] = "9999-12-31T23:00:00Z"
+    body = {rows_field: rows, **({"instrument": "EURUSD", "timeframe": "H1"} if path == CANDLES else {})}
+    response = signed.post(path, body)
+    assert list(response.json()["errors"]) == [f"{rows_field}.1.time"]
+    assert not Candle.objects.exists() and not EquityPoint.objects.exists()
+
+
 def test_unsigned_market_data_is_401(anon):
     for path in (CANDLES, EQUITY):
         response = anon.post(path, {"points": []}, format="json")

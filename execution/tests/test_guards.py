@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
+from django.urls import reverse
 
 from audit.models import AuditEntry
 from core.problems import Conflict
 from execution import guards
+from execution.models import AccountState
 from execution.tests.bridge_api import bridge, bridge_and_secret, fill_json, rfc3339, signed  # noqa: F401 (fixtures)
 from execution.tests.risk_api import TUESDAY, approve, ok, report, risk, send_specs
 from risk import services as risk_services
@@ -161,3 +163,25 @@ def test_only_a_halted_account_is_resumed(alice, signed):
         guards.resume_halted_account(bridge=signed.bridge)
     assert refused.value.slug == "account-not-halted"
     assert not AuditEntry.objects.filter(action="risk.mode_changed").exists()
+
+
+def test_the_consoles_resume_of_an_account_another_operator_resumed_first_is_no_error(
+        alice, signed, client, superuser, monkeypatch):
+    report(signed, "10000")
+    report(signed, "7900")  # 21 % below the high-water mark: halted
+    state = AccountState.objects.get(bridge=signed.bridge)
+    resume = guards.resume_halted_account
+
+    def resumed_by_another_operator_first(*, bridge):
+        resume(bridge=bridge)  # committed between this page's list and its own resume
+        return resume(bridge=bridge)
+
+    monkeypatch.setattr(guards, "resume_halted_account", resumed_by_another_operator_first)
+    client.force_login(superuser)
+    response = client.post(reverse("admin:execution_accountstate_changelist"),
+                           {"action": "resume", "_selected_action": [state.pk]}, follow=True)
+
+    assert response.status_code == 200
+    assert "were left as they are" in response.content.decode()
+    state.refresh_from_db()
+    assert state.mode == "active"
