@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from charting.models import Candle, EquityPoint, UpsertReceipt
@@ -74,6 +75,15 @@ def _keep_receipt(signed: SignedRequest | None, result: UpsertResult) -> None:
         valid_until__lt=timezone.now() - RECEIPT_KEPT_AFTER_EXPIRY).delete())
 
 
+def _stamp(series) -> datetime:
+    """The `updated_at` of a write of `series`, taken under its lock: later
+    than every stamp it holds, so that the series' data version moves,
+    however the writing host's clock compares with the last writer's."""
+    newest = series.aggregate(newest=Max("updated_at"))["newest"]
+    now = timezone.now()
+    return now if newest is None or now > newest else newest + timedelta(microseconds=1)
+
+
 def upsert_candles(*, instrument, timeframe: str, candles: list[dict],
                    signed: SignedRequest | None = None) -> UpsertResult:
     """`candles`: dicts with time, open, high, low, close and volume, already
@@ -84,7 +94,7 @@ def upsert_candles(*, instrument, timeframe: str, candles: list[dict],
         _lock_series("candles", instrument.pk, timeframe)
         if (earlier := _earlier_answer(signed)) is not None:
             return earlier
-        now = timezone.now()  # taken under the lock: later writes of a series never carry an earlier time
+        now = _stamp(Candle.objects.filter(instrument=instrument, timeframe=timeframe))
         rows = [Candle(instrument=instrument, timeframe=timeframe, time=c["time"], open=c["open"], high=c["high"],
                        low=c["low"], close=c["close"], volume=c.get("volume", 0), updated_at=now) for c in candles]
         existing = _existing_times(Candle.objects.filter(instrument=instrument, timeframe=timeframe),
@@ -104,7 +114,7 @@ def upsert_equity_points(*, owner, points: list[dict], signed: SignedRequest | N
         _lock_series("equity", owner.pk)
         if (earlier := _earlier_answer(signed)) is not None:
             return earlier
-        now = timezone.now()
+        now = _stamp(EquityPoint.objects.filter(owner=owner))
         rows = [EquityPoint(owner=owner, time=p["time"], equity=p["equity"], balance=p["balance"], updated_at=now)
                 for p in points]
         existing = _existing_times(EquityPoint.objects.filter(owner=owner), [row.time for row in rows])

@@ -12,6 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from charting.models import Candle, EquityPoint, UpsertReceipt
+from charting import selectors
 from charting.services import upsert_candles
 from charting.tests.conftest import START, candle_rows, equity_rows
 from signals.authentication import signature_hex
@@ -239,3 +240,15 @@ def test_the_same_signed_upsert_sent_eight_times_at_once_is_applied_once(produce
     assert answers == [(200, {"inserted": 3, "updated": 0})] * 8
     assert Candle.objects.count() == 3
     assert UpsertReceipt.objects.count() == 1
+
+
+def test_a_correction_written_by_a_host_whose_clock_is_behind_still_moves_the_data_version(eurusd, monkeypatch):
+    rows = candle_rows(3)
+    upsert_candles(instrument=eurusd, timeframe="H1", candles=rows)
+    before = selectors.candles_version(instrument=eurusd, timeframe="H1")
+    behind = timezone.now() - timedelta(seconds=1)
+    monkeypatch.setattr(timezone, "now", lambda: behind)  # another host, its clock a second behind
+
+    upsert_candles(instrument=eurusd, timeframe="H1", candles=[{**rows[0], "close": rows[0]["low"]}])
+
+    assert selectors.candles_version(instrument=eurusd, timeframe="H1") != before
