@@ -67,6 +67,13 @@ def address_allowed(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+def origin_of(url: str) -> str:
+    """What the audit log and the console show of a URL: scheme, host and
+    port (a path or query may carry the receiver's own token)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def target_of(url: str) -> tuple[str, str, int]:
     """(scheme, host, port) of a webhook URL, or RefusedTarget. The host is
     in its ASCII form: an internationalised name (пример.рф) as IDNA has it

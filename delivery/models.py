@@ -15,6 +15,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from delivery.addresses import origin_of
+
 URL_MAX_LENGTH = 2048
 ERROR_MAX_LENGTH = 200
 
@@ -75,7 +77,7 @@ class WebhookEndpoint(models.Model):
         indexes = [models.Index(fields=["owner", "created_at", "id"], name="webhook_owner_created_idx")]
 
     def __str__(self):
-        return f"{self.owner} → {self.url}"
+        return f"{self.owner} → {origin_of(self.url)}"
 
 
 class Delivery(models.Model):

@@ -12,7 +12,6 @@ import traceback
 import uuid
 from datetime import datetime, timedelta
 from functools import partial
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -24,6 +23,7 @@ from django.utils import timezone
 from core.fields import rfc3339
 from core.problems import Conflict
 from delivery import events, http, metrics
+from delivery.addresses import origin_of
 from delivery.models import ERROR_MAX_LENGTH, Delivery, DeliveryAttempt, Event, EventType, WebhookEndpoint
 from machines import crypto
 from signals import selectors as signal_selectors
@@ -46,13 +46,6 @@ PRUNE_BATCH = 1000
 CHARTED_TYPES = {EventType.SIGNAL_CREATED, EventType.SIGNAL_EXPIRED}
 
 logger = logging.getLogger(__name__)
-
-
-def origin_of(url: str) -> str:
-    """What the audit log shows of a URL: scheme, host and port (a path or
-    query may carry the receiver's own token)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _meta(endpoint: WebhookEndpoint, **extra) -> dict:

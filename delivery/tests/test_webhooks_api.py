@@ -2,6 +2,7 @@
 redelivery: one test per rule of docs/api.md#webhooks."""
 
 import pytest
+from django.urls import reverse
 
 from audit.models import AuditEntry
 from delivery import addresses, services
@@ -213,3 +214,23 @@ def test_an_internationalised_host_is_stored_and_sent_in_its_ascii_form(alice, r
     services.send_due()
     assert Delivery.objects.get().status == "succeeded"
     assert receiver.requests[0]["headers"]["host"] == f"xn--e1afmkfd.xn--p1ai:{port}"
+
+
+def test_the_console_shows_an_endpoints_origin_never_its_token(alice, receiver, client, superuser):
+    url = receiver.url.rstrip("/") + "/?token=receivers-own-secret-1234"
+    endpoint, _ = services.create_endpoint(owner=alice, url=url, event_types=["signal.created"])
+    make_event(alice)  # its delivery to the endpoint is written with it
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    client.force_login(superuser)
+    pages = [reverse("admin:delivery_webhookendpoint_changelist"),
+             reverse("admin:delivery_webhookendpoint_change", args=[endpoint.pk]),
+             reverse("admin:delivery_delivery_changelist"),
+             reverse("admin:delivery_delivery_change", args=[delivery.pk])]
+    for page in pages:
+        response = client.get(page)
+        assert response.status_code == 200 and "receivers-own-secret" not in response.content.decode()
+    assert addresses.origin_of(url) in client.get(pages[1]).content.decode()
+    # Nor a search or filter that would tell whether a guess of it is right.
+    listed = client.get(pages[0], {"q": "receivers-own-secret"}).content.decode()
+    assert str(endpoint.pk) not in listed
+    assert client.get(pages[0], {"url__contains": "receivers-own"}).status_code == 400
