@@ -81,6 +81,10 @@ class DailyRollup(ScopeFields):
     accounts = models.JSONField(default=list, blank=True)
     # Folded into the scope's totals: a change to it folds them again.
     sealed = models.BooleanField(default=False)
+    # One more with each write of the row (rollups.py): what a chart's data
+    # version sums, as a late snapshot or a revision may rewrite a day and
+    # leave every total of the window as it was.
+    revision = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["scope", "day"]

@@ -275,7 +275,8 @@ def _save(rows, fields) -> None:
     together (`executemany`: psycopg pipelines them, one round trip). A
     batch touches a handful of rows; a `save()` each was most of the
     rollups' cost on the fills path, and Django's bulk_update spends longer
-    building its CASE expressions than the statement takes to run."""
+    building its CASE expressions than the statement takes to run. A
+    DailyRollup's revision moves on by one in the same statement."""
     rows = list(rows)
     if not rows:
         return
@@ -283,8 +284,11 @@ def _save(rows, fields) -> None:
     db = connections[DEFAULT_DB_ALIAS]
     quote = db.ops.quote_name
     columns = [meta.get_field(name) for name in fields]
-    sql = (f"UPDATE {quote(meta.db_table)} SET {', '.join(f'{quote(field.column)} = %s' for field in columns)} "
-           f"WHERE {quote(meta.pk.column)} = %s")
+    assignments = [f"{quote(field.column)} = %s" for field in columns]
+    if meta.model is DailyRollup:
+        revision = quote(meta.get_field("revision").column)
+        assignments.append(f"{revision} = {revision} + 1")
+    sql = f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} WHERE {quote(meta.pk.column)} = %s"
     with db.cursor() as cursor:
         cursor.executemany(sql, [[*(field.get_db_prep_save(getattr(row, field.attname), db) for field in columns),
                                   row.pk] for row in rows])
@@ -580,7 +584,7 @@ def touch_totals(changed: dict[Scope, set[date]]) -> None:
             totals.trades, totals.returns = trades.to_json(), returns.to_json()
             totals.sealed_through = max(seal, sealed) if sealed else seal
             DailyRollup.objects.filter(scope=scope.scope, day__lte=totals.sealed_through, sealed=False).update(
-                sealed=True)
+                sealed=True, revision=F("revision") + 1)
         totals.newest_day = newest
         updated.append(totals)
     _save(updated, ["trades", "returns", "sealed_through", "newest_day"])
@@ -603,8 +607,10 @@ def refold_totals(scopes) -> None:
             totals.delete()  # its last day dropped, as if it never had one
             continue
         seal = newest - timedelta(days=SEAL_LAG_DAYS)
-        DailyRollup.objects.filter(scope=name, day__lte=seal, sealed=False).update(sealed=True)
-        DailyRollup.objects.filter(scope=name, day__gt=seal, sealed=True).update(sealed=False)
+        DailyRollup.objects.filter(scope=name, day__lte=seal, sealed=False).update(
+            sealed=True, revision=F("revision") + 1)
+        DailyRollup.objects.filter(scope=name, day__gt=seal, sealed=True).update(
+            sealed=False, revision=F("revision") + 1)
         trades, returns = totals_of_records(name, seal)
         totals.trades, totals.returns = trades.to_json(), returns.to_json()
         totals.sealed_through, totals.newest_day = seal, newest

@@ -180,17 +180,21 @@ def subject_by_id(*, account: str | None = None, strategy: str | None = None) ->
 
 
 def chart_version(*, subject: Subject, window: str, today: date | None = None) -> tuple | None:
-    """What changes whenever a chart of the window would: the window's rows'
-    count, trades, newest close and snapshot, and fills' money, and the day
-    (the window moves with it). None when there is nothing to draw."""
+    """What changes whenever a chart of the window would, read in one
+    aggregate over the window's rows: their count (a row dropped), newest id
+    (a row added; ids only grow) and the sum of their revisions (every write
+    of a row adds one, so a rewritten day moves it however the window's
+    totals come out; a sum rather than a newest time, as writes may commit
+    out of the order they were made in), and the day (the window moves with
+    it). A closed position's R changes only with a revision of its days'
+    rows, so this is r-multiples' version too. None when there is nothing
+    to draw."""
     today = today or timezone.now().date()
     found = _rows(subject.scope.scope, window_start(window, today)).aggregate(
-        rows=Count("id"), trades=Sum("trades"), closed=Max("last_close_time"), snapshot=Max("close_time"),
-        money=Sum("fills_money"))
+        rows=Count("id"), newest=Max("id"), revisions=Sum("revision"))
     if not found["rows"]:
         return None
-    return (today.isoformat(), found["rows"], found["trades"], str(found["closed"]), str(found["snapshot"]),
-            str(found["money"]))
+    return today.isoformat(), found["rows"], found["newest"], found["revisions"]
 
 
 def daily_returns(*, subject: Subject, window: str, today: date | None = None) -> list[tuple[date, float]]:

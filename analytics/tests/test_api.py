@@ -9,13 +9,17 @@ from decimal import Decimal
 import empyrical
 import numpy as np
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
 from analytics.models import DailyRollup
 from analytics.tests import history
-from analytics.tests.history import D, closed_trade, day_start, open_account, snapshot
+from analytics.tests.history import D, _fill, closed_trade, day_start, open_account, snapshot
+from charting import caches
+from execution import services
+from execution.models import Position
 from tests.fixtures import bearer
 
 DAYS = 44
@@ -292,6 +296,53 @@ def test_the_charts_draw_the_callers_figures(strategy, kind, alice, bob, make_us
     assert bearer(bob).get(f"/api/v1/charts/{kind}/", {"producer": "trend-engine"}).status_code == 404
     assert bearer(make_user("newcomer")).get(f"/api/v1/charts/{kind}/").status_code == 404
     assert bearer(alice).get(f"/api/v1/charts/{kind}/", {"window": "5y"}).status_code == 422
+
+
+def test_a_late_snapshot_redraws_the_drawdown_chart_on_the_next_request(alice):
+    bridge = open_account(alice)
+    snapshot(bridge, day_start(4) + timedelta(hours=20), equity="10000", balance="10000")
+    snapshot(bridge, day_start(3) + timedelta(hours=20), equity="10100", balance="10000")
+    snapshot(bridge, day_start(2) + timedelta(hours=8), equity="10300", balance="10000")
+    snapshot(bridge, day_start(1) + timedelta(hours=20), equity="10200", balance="10000")
+    client = bearer(alice)
+    before = client.get("/api/v1/charts/drawdown/")
+    assert before.status_code == 200
+    # Sent late: day -2's evening, a loss. It rewrites day -2's close and
+    # day -1's base, and leaves the window's count of days, trades, newest
+    # snapshot and fills' money as they were.
+    snapshot(bridge, day_start(2) + timedelta(hours=20), equity="9000", balance="10000")
+    after = client.get("/api/v1/charts/drawdown/")
+    cache.clear()
+    caches.images.clear()
+    drawn_anew = client.get("/api/v1/charts/drawdown/")
+    assert after["ETag"] != before["ETag"]
+    assert after["ETag"] == drawn_anew["ETag"]
+
+
+def test_a_revised_position_redraws_the_r_multiples_chart_on_the_next_request(strategy):
+    olga, _, accounts, _, orders = strategy
+    client = bearer(olga)
+    before = client.get("/api/v1/charts/r-multiples/", {"producer": "trend-engine"})
+    assert before.status_code == 200
+    # Late fills of alice's first position: more in and out between its open
+    # and its close. It closes at the same time, the same one trade, for
+    # more P&L.
+    position = Position.objects.get(order=orders[0])
+    closed_at, moment = position.close_time, position.open_time + timedelta(minutes=10)
+    services.record_fills(bridge=accounts[0], fills=[
+        _fill(entry="in", ticket=position.ticket, moment=moment, instrument="EURUSD", side="buy",
+              volume=D("0.05")),
+        _fill(entry="out", ticket=position.ticket, moment=moment + timedelta(minutes=10), instrument="EURUSD",
+              side="sell", profit=D("7"), volume=D("0.05")),
+    ])
+    position.refresh_from_db()
+    assert position.close_time == closed_at and position.realized_pnl == D("37")
+    after = client.get("/api/v1/charts/r-multiples/", {"producer": "trend-engine"})
+    cache.clear()
+    caches.images.clear()
+    drawn_anew = client.get("/api/v1/charts/r-multiples/", {"producer": "trend-engine"})
+    assert after["ETag"] != before["ETag"]
+    assert after["ETag"] == drawn_anew["ETag"]
 
 
 def test_a_signed_link_draws_the_chart(strategy):
