@@ -1,8 +1,11 @@
 """Reads of the delivery app: a user's webhook endpoints and their
-deliveries, and the event rows the stream reads by id."""
+deliveries, the event rows the stream reads by id, and whether a stream's
+caller is still signed in."""
 
-from django.db.models import Prefetch, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, Prefetch, QuerySet
 
+from accounts.models import EndedSession
 from delivery.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 
 
@@ -27,3 +30,13 @@ def events_after(*, after_id: int, limit: int, user_id=None) -> list[Event]:
     if user_id is not None:
         queryset = queryset.filter(user_id=user_id)
     return list(queryset.order_by("id")[:limit])
+
+
+def signed_in_user_id(*, user_id, session_id: str | None):
+    """The primary key of the user if it exists, is active and, with a
+    session, that session has not ended (a logout); else None. One query:
+    an open event stream asks it again every few seconds."""
+    users = get_user_model().objects.filter(pk=user_id, is_active=True)
+    if session_id:
+        users = users.filter(~Exists(EndedSession.objects.filter(pk=session_id)))
+    return users.values_list("pk", flat=True).first()

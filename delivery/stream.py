@@ -9,10 +9,12 @@ database, and the rows it reads are those the webhooks send. A stream
 resumes after `Last-Event-ID` from the same rows, so a client that loses its
 connection, or falls too far behind and is cut off, misses nothing.
 
-A stream lasts as long as the access token it was opened with; the client
+A stream lasts as long as the access token it was opened with, and ends
+sooner when its user is deactivated or its session logged out; the client
 then reconnects with a fresh token and its Last-Event-ID."""
 
 import asyncio
+import hashlib
 import logging
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -20,8 +22,8 @@ from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core import signing
+from django.core.cache import cache
 from django.core.handlers.asgi import ASGIRequest
 from django.db import DatabaseError, close_old_connections, connection
 from django.http import StreamingHttpResponse
@@ -29,7 +31,6 @@ from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
-from accounts import selectors as account_selectors
 from accounts.authentication import BearerAuthentication
 from accounts.models import SESSION_CLAIM
 from core.fields import PLAIN_INTEGER
@@ -179,6 +180,7 @@ def hub() -> Hub:
 @dataclass(frozen=True)
 class Caller:
     user_id: object  # the user's primary key, as the event rows hold it
+    session_id: str | None  # the login session of the access token, None for a token made without one
     expires_at: float  # the end of the stream: the access token's expiry (seconds since the epoch)
 
 
@@ -200,15 +202,30 @@ def _authenticate(request) -> Caller:
         if result is None:
             raise AuthenticationFailed("Authentication credentials were not provided.")
         user, access = result
-        return Caller(user_id=user.pk, expires_at=float(access["exp"]))
+        session = access.get(SESSION_CLAIM)
+        return Caller(user_id=user.pk, session_id=str(session) if session else None, expires_at=float(access["exp"]))
     try:
         claims = signing.loads(token, salt=STREAM_TOKEN_SALT, max_age=STREAM_TOKEN_SECONDS)
     except signing.BadSignature:
         raise AuthenticationFailed("The stream token is invalid or expired.") from None
-    user_id = get_user_model().objects.filter(pk=claims["u"], is_active=True).values_list("pk", flat=True).first()
-    if user_id is None or (claims["s"] and account_selectors.session_has_ended(claims["s"])):
+    if claims["e"] <= timezone.now().timestamp():
+        raise AuthenticationFailed("The access token the stream token was made with has expired.")
+    user_id = selectors.signed_in_user_id(user_id=claims["u"], session_id=claims["s"])
+    if user_id is None:
         raise AuthenticationFailed("The stream token's session has ended.")
-    return Caller(user_id=user_id, expires_at=float(claims["e"]))
+    # One stream per token. With the cache unreachable `add` answers None and
+    # the stream opens: the cache only speeds things up or limits rates, and
+    # fails open (docs/operations.md); a replayed token still opens streams
+    # only of a live session for its 60 s, and each ends when the session does.
+    used = hashlib.sha256(token.encode()).hexdigest()
+    if cache.add(f"delivery:stream-token-used:{used}", True, timeout=STREAM_TOKEN_SECONDS) is False:
+        raise AuthenticationFailed("The stream token has been used; ask for a new one.")
+    return Caller(user_id=user_id, session_id=claims["s"], expires_at=float(claims["e"]))
+
+
+@_in_thread(_client_threads, keep_connection=False)
+def _still_signed_in(caller: Caller) -> bool:
+    return selectors.signed_in_user_id(user_id=caller.user_id, session_id=caller.session_id) is not None
 
 
 @_in_thread(_client_threads, keep_connection=False)
@@ -244,7 +261,7 @@ async def event_stream(request):
     try:
         caller = await _authenticate(request)
     except (AuthenticationFailed, InvalidToken, TokenError) as refused:
-        return problem_response(401, path=request.path, detail=str(getattr(refused, "detail", refused)),
+        return problem_response(401, path=request.path, detail=_message_of(refused),
                                 headers={"WWW-Authenticate": 'Bearer realm="api"'})
     events = hub()
     if events.count(caller.user_id) >= settings.EVENT_STREAM_MAX_PER_USER:
@@ -258,11 +275,26 @@ async def event_stream(request):
     return response
 
 
+def _message_of(refused: Exception) -> str:
+    detail = getattr(refused, "detail", refused)
+    if isinstance(detail, dict):  # simplejwt nests its message: {"detail": ..., "code": ..., "messages": ...}
+        detail = detail.get("detail")
+    return str(detail)
+
+
 async def _frames(events: Hub, client: Client, caller: Caller, after: int | None):
     loop = asyncio.get_running_loop()
     heartbeat = settings.EVENT_STREAM_HEARTBEAT_SECONDS
     # The loop's clock for the token's end: time.time() at this moment, moved on by the loop's own.
     ends_at = loop.time() + (caller.expires_at - timezone.now().timestamp())
+    # Authentication happened once, as the stream opened: a logout or a
+    # deactivation ends it at its next check, as it reaches every worker's
+    # kept users within WORKER_CACHE_SECONDS (never more often than the poller
+    # reads: one query per stream per interval, not per event). Counted from
+    # here, not from when the client reads on: what waits in its queue is
+    # checked before it is sent.
+    recheck = max(settings.WORKER_CACHE_SECONDS, settings.EVENT_STREAM_POLL_SECONDS)
+    next_check = loop.time() + recheck
     try:
         cursor = await events.join(client)  # here, not in the view: a stream never started never joins
         yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()
@@ -276,17 +308,32 @@ async def _frames(events: Hub, client: Client, caller: Caller, after: int | None
                     last = frame.id
                 if len(backlog) < BATCH:
                     break
+        next_heartbeat = loop.time() + heartbeat
         while not client.cut_off:
-            remaining = ends_at - loop.time()
-            if remaining <= 0:
+            now = loop.time()
+            if now >= ends_at:
                 return
-            try:
-                frame = await asyncio.wait_for(client.queue.get(), timeout=min(heartbeat, remaining))
-            except TimeoutError:
+            if now >= next_check:
+                try:
+                    if not await _still_signed_in(caller):
+                        return
+                except DatabaseError:
+                    # As the poller does: the stream goes on and checks again
+                    # next interval; ending it would only send the client to
+                    # reconnect against the same database.
+                    logger.warning("event stream session check failed", exc_info=True)
+                next_check = loop.time() + recheck
+            if now >= next_heartbeat:
                 yield b": heartbeat\n\n"
+                next_heartbeat = now + heartbeat
+            try:
+                frame = await asyncio.wait_for(client.queue.get(),
+                                               timeout=min(ends_at, next_check, next_heartbeat) - loop.time())
+            except TimeoutError:
                 continue
             if frame.id > last:
                 yield frame.text
                 last = frame.id
+                next_heartbeat = loop.time() + heartbeat
     finally:
         await events.leave(client)

@@ -7,11 +7,13 @@ commits (transactional)."""
 import asyncio
 import json
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.test import AsyncClient
 from prometheus_client import REGISTRY
+from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from django.db import connections, transaction
@@ -19,7 +21,7 @@ from django.db import connections, transaction
 from delivery import outbox, services, stream
 from delivery.models import EventType
 from delivery.tests.conftest import make_event
-from tests.fixtures import bearer
+from tests.fixtures import PASSWORD, bearer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -194,6 +196,107 @@ def test_a_browser_opens_it_with_a_short_lived_stream_token(alice):
     event, message, refused = run(scenario)
     assert message["id"] == event.pk
     assert refused.status_code == 401 and refused["Content-Type"] == "application/problem+json"
+
+
+def test_a_stream_token_opens_one_stream_only(alice):
+    token = bearer(alice).post("/api/v1/events/stream-token/").json()["token"]
+
+    async def scenario():
+        first = await open_stream(query=f"?token={token}")
+        await first.until(lambda text: "retry: " in text)
+        await first.close()
+        return await AsyncClient().get(URL + "?token=" + token)
+
+    again = run(scenario)
+    assert again.status_code == 401 and again["Content-Type"] == "application/problem+json"
+    assert again.json()["detail"] == "The stream token has been used; ask for a new one."
+
+
+def test_with_the_cache_unreachable_a_stream_token_still_opens_streams(alice, monkeypatch):
+    # django-redis, told to ignore its errors, answers None: the cache fails open (docs/operations.md).
+    monkeypatch.setattr(stream, "cache", SimpleNamespace(add=lambda *args, **kwargs: None))
+    token = bearer(alice).post("/api/v1/events/stream-token/").json()["token"]
+
+    async def scenario():
+        for _ in range(2):
+            events = await open_stream(query=f"?token={token}")
+            await events.until(lambda text: "retry: " in text)
+            await events.close()
+
+    run(scenario)
+
+
+def test_a_stream_token_is_refused_once_its_access_token_has_expired(alice):
+    event = make_event(alice)
+    access = AccessToken.for_user(alice)
+    access.set_exp(lifetime=timedelta(seconds=-1))
+    token, _ = stream.stream_token(user=alice, access_token=access)  # the stream token itself has 60 s
+
+    async def scenario():
+        return await AsyncClient().get(URL + f"?token={token}", headers={"Last-Event-ID": str(event.pk - 1)})
+
+    refused = run(scenario)
+    assert refused.status_code == 401 and refused["Content-Type"] == "application/problem+json"
+    assert refused.json()["detail"] == "The access token the stream token was made with has expired."
+
+
+async def _read_to_the_end(events, timeout) -> bool:
+    """Whether the stream ended within `timeout`."""
+    try:
+        await events.until(lambda text: False, timeout=timeout)
+    except StopAsyncIteration:
+        return True
+    except TimeoutError:
+        await events.close()
+    return False
+
+
+def test_logging_out_ends_an_open_stream_of_its_session(alice, settings):
+    settings.WORKER_CACHE_SECONDS = 0.2
+    tokens = APIClient().post("/api/v1/auth/token/", {"username": "alice", "password": PASSWORD},
+                              format="json").json()
+
+    async def scenario():
+        events = await open_stream(Authorization=f"Bearer {tokens['access']}")
+        await events.until(lambda text: "retry: " in text)
+        logout = await sync_to_async(lambda: APIClient().post("/api/v1/auth/logout/", {"refresh": tokens["refresh"]},
+                                                               format="json"))()
+        await asyncio.sleep(1)  # past WORKER_CACHE_SECONDS: the stream has checked its session again
+        await sync_to_async(make_event)(alice)
+        return logout, await _read_to_the_end(events, timeout=3), events.text
+
+    logout, ended, text = run(scenario)
+    assert logout.status_code == 204
+    assert ended and parse(text) == []
+
+
+def test_deactivating_the_user_ends_their_open_streams(alice, settings):
+    settings.WORKER_CACHE_SECONDS = 0.2
+    token = bearer(alice).post("/api/v1/events/stream-token/").json()["token"]
+
+    async def scenario():
+        with_bearer = await open_stream(alice)
+        with_token = await open_stream(query=f"?token={token}")
+        for events in (with_bearer, with_token):
+            await events.until(lambda text: "retry: " in text)
+        alice.is_active = False
+        await sync_to_async(alice.save)()
+        await asyncio.sleep(1)  # past WORKER_CACHE_SECONDS: the streams have checked their user again
+        await sync_to_async(make_event)(alice)
+        return [(await _read_to_the_end(events, timeout=3), parse(events.text))
+                for events in (with_bearer, with_token)]
+
+    assert run(scenario) == [(True, []), (True, [])]
+
+
+def test_a_refused_bearer_token_says_why_in_plain_words(alice):
+    async def scenario():
+        return await AsyncClient().get(URL, headers={"Authorization": "Bearer nonsense"})
+
+    refused = run(scenario)
+    # The same words as the rest of the API's 401 for that token.
+    assert refused.json()["detail"] == bearer("nonsense").post("/api/v1/events/stream-token/").json()["detail"]
+    assert refused.json()["detail"] == "Given token not valid for any token type"
 
 
 @pytest.mark.parametrize("headers, status", [({}, 401), ({"Authorization": "Bearer nonsense"}, 401),
