@@ -40,3 +40,12 @@ def signed_in_user_id(*, user_id, session_id: str | None):
     if session_id:
         users = users.filter(~Exists(EndedSession.objects.filter(pk=session_id)))
     return users.values_list("pk", flat=True).first()
+
+
+def signed_out(*, user_ids, session_ids) -> tuple[set, set]:
+    """Of these users, those no longer active (or gone); of these login
+    sessions, those that ended (a logout): what ends the open event streams
+    of one process, checked for all of them at once."""
+    active = set(get_user_model().objects.filter(pk__in=user_ids, is_active=True).values_list("pk", flat=True))
+    ended = set(EndedSession.objects.filter(pk__in=session_ids).values_list("pk", flat=True)) if session_ids else set()
+    return set(user_ids) - active, ended

@@ -83,6 +83,7 @@ def frame_of(event) -> Frame:
 @dataclass(eq=False)
 class Client:
     user_id: object
+    session_id: str | None = None  # the login session it was opened in
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=QUEUE_LIMIT))
     cut_off: bool = False
 
@@ -91,6 +92,14 @@ class Client:
             self.queue.put_nowait(frame)
         except asyncio.QueueFull:
             self.cut_off = True  # ends its stream; it resumes after the last id it got
+
+    def end(self) -> None:
+        """Ends its stream now: its session ended or its user was deactivated."""
+        self.cut_off = True
+        try:
+            self.queue.put_nowait(None)  # wakes the stream if it waits for a frame
+        except asyncio.QueueFull:
+            pass  # it has frames to take, and sees cut_off after the next
 
 
 @_in_thread(_poller_thread, keep_connection=True)
@@ -101,6 +110,11 @@ def _latest_event_id() -> int:
 @_in_thread(_poller_thread, keep_connection=True)
 def _new_frames(after_id: int) -> list[tuple[object, Frame]]:
     return [(event.user_id, frame_of(event)) for event in selectors.events_after(after_id=after_id, limit=BATCH)]
+
+
+@_in_thread(_poller_thread, keep_connection=True)
+def _signed_out(users: set, sessions: set) -> tuple[set, set]:
+    return selectors.signed_out(user_ids=users, session_ids=sessions)
 
 
 @_in_thread(_poller_thread, keep_connection=False)
@@ -147,7 +161,17 @@ class Hub:
 
     async def _poll(self) -> None:
         interval = settings.EVENT_STREAM_POLL_SECONDS
+        # Authentication happened as each stream opened: a logout or a
+        # deactivation ends its streams at the next check, as it reaches every
+        # worker's kept users within WORKER_CACHE_SECONDS. One query for all of
+        # the process's streams, whatever their number.
+        recheck = max(settings.WORKER_CACHE_SECONDS, interval)
+        loop = asyncio.get_running_loop()
+        next_check = loop.time() + recheck
         while self.clients:
+            if loop.time() >= next_check:
+                await self._end_signed_out()
+                next_check = loop.time() + recheck
             try:
                 rows = await _new_frames(self.cursor)
             except DatabaseError:
@@ -163,6 +187,21 @@ class Hub:
                 self.cursor = rows[-1][1].id
             if len(rows) < BATCH:
                 await asyncio.sleep(interval)
+
+    async def _end_signed_out(self) -> None:
+        clients = [client for streams in self.clients.values() for client in streams]
+        try:
+            users, sessions = await _signed_out({client.user_id for client in clients},
+                                                {client.session_id for client in clients if client.session_id})
+        except DatabaseError:
+            # As a failed poll: the streams go on and are checked again next
+            # time; ending them would only send them to reconnect against the
+            # same database.
+            logger.warning("event stream session check failed", exc_info=True)
+            return
+        for client in clients:
+            if client.user_id in users or client.session_id in sessions:
+                client.end()
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
@@ -224,11 +263,6 @@ def _authenticate(request) -> Caller:
 
 
 @_in_thread(_client_threads, keep_connection=False)
-def _still_signed_in(caller: Caller) -> bool:
-    return selectors.signed_in_user_id(user_id=caller.user_id, session_id=caller.session_id) is not None
-
-
-@_in_thread(_client_threads, keep_connection=False)
 def _backlog(user_id, after_id: int) -> list[Frame]:
     return [frame_of(event) for event in selectors.events_after(after_id=after_id, limit=BATCH, user_id=user_id)]
 
@@ -268,7 +302,8 @@ async def event_stream(request):
         return problem_response(429, path=request.path, slug="too-many-streams", headers={"Retry-After": "5"},
                                 detail=f"You have {settings.EVENT_STREAM_MAX_PER_USER} event streams open, "
                                        "the most allowed.")
-    response = StreamingHttpResponse(_frames(events, Client(user_id=caller.user_id), caller, after),
+    client = Client(user_id=caller.user_id, session_id=caller.session_id)
+    response = StreamingHttpResponse(_frames(events, client, caller, after),
                                      content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # proxies such as nginx pass each event on at once
@@ -287,14 +322,6 @@ async def _frames(events: Hub, client: Client, caller: Caller, after: int | None
     heartbeat = settings.EVENT_STREAM_HEARTBEAT_SECONDS
     # The loop's clock for the token's end: time.time() at this moment, moved on by the loop's own.
     ends_at = loop.time() + (caller.expires_at - timezone.now().timestamp())
-    # Authentication happened once, as the stream opened: a logout or a
-    # deactivation ends it at its next check, as it reaches every worker's
-    # kept users within WORKER_CACHE_SECONDS (never more often than the poller
-    # reads: one query per stream per interval, not per event). Counted from
-    # here, not from when the client reads on: what waits in its queue is
-    # checked before it is sent.
-    recheck = max(settings.WORKER_CACHE_SECONDS, settings.EVENT_STREAM_POLL_SECONDS)
-    next_check = loop.time() + recheck
     try:
         cursor = await events.join(client)  # here, not in the view: a stream never started never joins
         yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()
@@ -313,24 +340,15 @@ async def _frames(events: Hub, client: Client, caller: Caller, after: int | None
             now = loop.time()
             if now >= ends_at:
                 return
-            if now >= next_check:
-                try:
-                    if not await _still_signed_in(caller):
-                        return
-                except DatabaseError:
-                    # As the poller does: the stream goes on and checks again
-                    # next interval; ending it would only send the client to
-                    # reconnect against the same database.
-                    logger.warning("event stream session check failed", exc_info=True)
-                next_check = loop.time() + recheck
             if now >= next_heartbeat:
                 yield b": heartbeat\n\n"
                 next_heartbeat = now + heartbeat
             try:
-                frame = await asyncio.wait_for(client.queue.get(),
-                                               timeout=min(ends_at, next_check, next_heartbeat) - loop.time())
+                frame = await asyncio.wait_for(client.queue.get(), timeout=min(ends_at, next_heartbeat) - loop.time())
             except TimeoutError:
                 continue
+            if frame is None:  # ended (Client.end)
+                return
             if frame.id > last:
                 yield frame.text
                 last = frame.id
