@@ -262,7 +262,7 @@ def _copies(signal: Signal) -> list[events.PublishedCopy]:
 NEW_UUID = {
     "postgresql": "gen_random_uuid()",
     "sqlite": ("lower(hex(randomblob(6)) || '4' || substr(hex(randomblob(2)), 2) || "
-               "substr('89ab', 1 + abs(random()) % 4, 1) || substr(hex(randomblob(2)), 2) || hex(randomblob(6)))"),
+               "substr('89ab', 1 + abs(random()) %% 4, 1) || substr(hex(randomblob(2)), 2) || hex(randomblob(6)))"),
 }
 
 

@@ -200,6 +200,15 @@ def test_one_signed_signal_reaches_every_subscribers_feed(subscribers, trader, s
         assert bearer(user).get(f"/api/v1/signals/{answer['id']}/").status_code == 404
 
 
+def test_a_publication_reaches_its_subscribers_with_debug_on(subscribers, signer, now_body, settings):
+    # `make run` serves with DEBUG on, where Django's cursor formats each
+    # statement with its parameters for the log: a bare % in the SQL broke it.
+    settings.DEBUG = True
+    response = signer.post(now_body())
+    assert response.status_code == 201, response.content
+    assert response.json()["deliveries"] == 4
+
+
 def test_each_copy_has_its_own_decision(subscribers, trader, signer, now_body):
     answer = signer.post(now_body()).json()
     consent = current_consent().version
