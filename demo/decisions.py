@@ -5,6 +5,7 @@ list. Safe to run repeatedly: decided signals are no longer pending."""
 
 from approvals import selectors, services
 from approvals.models import Approval
+from demo.signal_feed import PRODUCER_NAME
 from signals.models import Signal
 
 KEEP_PENDING = 2  # the soonest-expiring signals stay undecided for the pending list
@@ -18,7 +19,9 @@ DEMO_CLIENT = {"ip": "203.0.113.10", "user_agent": "TraderApp/3.2 (demo; Android
 
 def load(*, stdout, users):
     trader = users["trader"]
-    pending = list(selectors.pending_signals(Signal.objects.filter(owner=trader)))
+    # The demo producer's signals only: the trader's own producers' signals
+    # (the README has them made) are theirs to decide, never the demo's.
+    pending = list(selectors.pending_signals(Signal.objects.filter(owner=trader, producer__name=PRODUCER_NAME)))
     consent = selectors.current_consent().version
     made = 0
     for signal, (decision, reason) in zip(pending[KEEP_PENDING:], DEMO_DECISIONS):
@@ -26,5 +29,5 @@ def load(*, stdout, users):
                                reason=reason, **DEMO_CLIENT)
         made += 1
     decisions = Approval.objects.filter(user=trader)
-    stdout.write(f"Demo decisions: {made} new; {trader.username} has {decisions.count()} "
+    stdout.write(f"Demo decisions: {made} more from the pending list; {trader.username} has {decisions.count()} "
                  f"({decisions.filter(decision='rejected').count()} rejected) for the console to review.")

@@ -1,12 +1,16 @@
 import io
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.utils import timezone
 
 from approvals import selectors, services
 from approvals.models import Approval
-from signals.models import Signal
+from signals import services as signal_services
+from signals.models import Instrument, Signal
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +56,23 @@ def test_the_walk_through_works_again_once_every_demo_signal_is_decided(client_f
     signals = trader.get("/api/v1/signals/?status=pending&page_size=1").json()["results"]
     assert signals
     assert trader.get(f"/api/v1/signals/{signals[0]['id']}/chart/").status_code == 200
+
+
+def test_load_demo_never_decides_the_traders_own_producers_signals():
+    # README: the trader makes a producer of their own and posts to it; a
+    # later `make run` must leave those signals for the trader to decide.
+    call_command("load_demo", "--force", stdout=io.StringIO())
+    trader = get_user_model().objects.get(username="trader")
+    own, _ = signal_services.create_producer(name="my-strategy", owner=trader)
+    eurusd = Instrument.objects.get(symbol="EURUSD")
+    now = timezone.now()
+    mine = [signal_services.ingest_signal(producer=own, instrument=eurusd, side="buy", time=now, version=version,
+                                          entry_price=Decimal("1.08450"), expires_at=now + timedelta(hours=version))[0]
+            for version in range(1, 6)]
+    for signal in selectors.pending_signals(Signal.objects.filter(owner=trader).exclude(producer=own)):
+        services.decide_signal(user=trader, signal_id=str(signal.pk), decision="rejected",
+                               consent_version=selectors.current_consent().version)
+
+    call_command("load_demo", "--force", stdout=io.StringIO())
+
+    assert not Approval.objects.filter(signal__in=mine).exists()
