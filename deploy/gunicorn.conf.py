@@ -28,6 +28,10 @@ max_requests = 5000  # recycle workers to bound slow leaks
 max_requests_jitter = 500
 accesslog = None  # the app writes one structured line per request itself
 errorlog = "-"
+# gunicorn's control socket (for `gunicornc`) is one path per user by default,
+# ~/.gunicorn/gunicorn.ctl, which every gunicorn of that user on the host
+# would share; nothing here uses it.
+control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
