@@ -5,7 +5,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.db import transaction
+from django.db import OperationalError, transaction
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -119,8 +119,23 @@ def endpoint_for(db):
 
 def make_event(user, kind=EventType.SIGNAL_CREATED, payload=None):
     """One event for `user`, written as a domain receiver writes it."""
-    with transaction.atomic():
-        return outbox.record([(user.pk, kind, payload or {"n": 1})])[0]
+    return record_events([(user.pk, kind, payload or {"n": 1})])[0]
+
+
+def record_events(rows):
+    """outbox.record in a transaction of its own. The tests' SQLite database
+    is in memory with a shared cache, where a write meeting a read of the
+    same table on another connection (an open stream's poller) fails at once
+    with "table is locked" instead of waiting as a file database's busy
+    timeout makes it: that write is tried again."""
+    for attempt in range(50):
+        try:
+            with transaction.atomic():
+                return outbox.record(rows)
+        except OperationalError as error:
+            if "locked" not in str(error) or attempt == 49:
+                raise
+            time.sleep(0.02)
 
 
 def free_port() -> int:

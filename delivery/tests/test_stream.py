@@ -16,11 +16,11 @@ from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from django.db import connections, transaction
+from django.db import connections
 
-from delivery import outbox, services, stream
+from delivery import services, stream
 from delivery.models import EventType
-from delivery.tests.conftest import make_event
+from delivery.tests.conftest import make_event, record_events
 from tests.fixtures import PASSWORD, bearer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,8 +80,7 @@ async def open_stream(user=None, *, token=None, query="", **headers) -> Stream:
 
 
 def many_events(user, count):
-    with transaction.atomic():
-        return outbox.record([(user.pk, EventType.SIGNAL_CREATED, {"n": n}) for n in range(count)])
+    return record_events([(user.pk, EventType.SIGNAL_CREATED, {"n": n}) for n in range(count)])
 
 
 def run(scenario):
