@@ -35,9 +35,12 @@ def configure_in_process(**overrides):
     test client): production settings, no log line per request, the host the
     test client sends, no throttle tripping over the repeats, and no
     multiprocess metrics directory (that is gunicorn's). Call it before
-    Django is set up; values already in the environment win, then
-    `overrides`, then these defaults."""
-    defaults = {**PRODUCTION_ENV, "LOG_LEVEL": "WARNING", "ALLOWED_HOSTS": "testserver",
+    Django is set up. The production mode and keys are the servers' own
+    (`Stack`), whatever the shell says: a benchmark's process and its server
+    must read the same encrypted secrets. For the rest, values already in
+    the environment win, then `overrides`, then these defaults."""
+    os.environ.update(PRODUCTION_ENV)
+    defaults = {"LOG_LEVEL": "WARNING", "ALLOWED_HOSTS": "testserver",
                 "THROTTLE_USER": "1000000/min", "DJANGO_SETTINGS_MODULE": "config.settings"}
     for name, value in {**defaults, **overrides}.items():
         os.environ.setdefault(name, value)
