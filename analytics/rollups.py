@@ -130,6 +130,15 @@ class Revision:
     previous_order: str | None
 
 
+def add_account_return(day, scope: Scope, trade: ClosedTrade) -> None:
+    """A strategy's day (a DayFold or its row: `return_sum`, `accounts`)
+    takes a trade's return on its account; an account's day keeps none."""
+    if scope.producer_id is not None and trade.account_return is not None:
+        day.return_sum += trade.account_return
+        if str(trade.bridge_id) not in day.accounts:
+            day.accounts.append(str(trade.bridge_id))
+
+
 @dataclass
 class DayFold:
     """A scope's closed trades of a day folded in close order: its row's
@@ -144,10 +153,7 @@ class DayFold:
     def add(self, scope: Scope, trade: ClosedTrade) -> None:
         self.trades, self.before = fold_in_order(self.trades, [trade], before=self.before, last_time=self.last[0])
         self.last = trade.order_key
-        if scope.producer_id is not None and trade.account_return is not None:
-            self.return_sum += trade.account_return
-            if str(trade.bridge_id) not in self.accounts:
-                self.accounts.append(str(trade.bridge_id))
+        add_account_return(self, scope, trade)
 
     def set_on(self, row: DailyRollup) -> None:
         set_folded(row, self.trades, self.before)
@@ -226,10 +232,7 @@ def record_closed_positions(positions, *, late: LateFills | None = None) -> bool
             folded = replace(fold_in_order(stats.Trades.of_row(row), items)[0],
                              **{name: getattr(streaks, name) for name in STREAK_FIELDS})
         for trade in items:
-            if scope.producer_id is not None and trade.account_return is not None:
-                row.return_sum += trade.account_return
-                if str(trade.bridge_id) not in row.accounts:
-                    row.accounts.append(str(trade.bridge_id))
+            add_account_return(row, scope, trade)
         set_folded(row, folded, before)
         row.last_close_time, row.last_position = last
     _save(rows.values(), [*TRADE_FIELDS, *BEFORE_FIELDS, "last_close_time", "last_position", "return_sum",

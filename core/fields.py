@@ -12,6 +12,7 @@ optional "-", digits, and for a decimal an optional point and digits.
 import re
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
@@ -81,20 +82,17 @@ class AmountField(StrictDecimalField):
         return value
 
 
-# How far ahead of the server's clock a reported time may be: the drift the
-# signed requests' timestamps are allowed (docs/api.md, signing).
-FUTURE_TOLERANCE_SECONDS = 300
-
-
 class ReportedTimeField(serializers.DateTimeField):
     """When a client says something happened: never later than the server's
-    clock allows. A time far ahead (a clock gone wrong, local time sent as
-    UTC) would pass for the newest of everything after it."""
+    clock allows, by the drift a signed request's timestamp is allowed
+    (SIGNATURE_TOLERANCE_SECONDS). A time far ahead (a clock gone wrong,
+    local time sent as UTC) would pass for the newest of everything after it."""
 
     def to_internal_value(self, value):
         moment = super().to_internal_value(value)
-        if moment > datetime.now(UTC) + timedelta(seconds=FUTURE_TOLERANCE_SECONDS):
-            raise serializers.ValidationError(f"Must not be more than {FUTURE_TOLERANCE_SECONDS} s in the future.")
+        tolerance = settings.SIGNATURE_TOLERANCE_SECONDS
+        if moment > datetime.now(UTC) + timedelta(seconds=tolerance):
+            raise serializers.ValidationError(f"Must not be more than {tolerance} s in the future.")
         return moment
 
 

@@ -118,7 +118,7 @@ def checked_url(url: str) -> str:
     _, host, port = target_of(url)
     resolve(host, port)
     parts = urlsplit(url)
-    if parts.hostname.isascii():
+    if host == parts.hostname:  # already ASCII
         return url
     # Neither a user name (refused) nor brackets (an IPv6 address is ASCII): the port, if any, follows a colon.
     port_given = parts.netloc[parts.netloc.rindex(":"):] if ":" in parts.netloc else ""

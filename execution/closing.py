@@ -12,6 +12,8 @@ from execution.models import Command, Position
 
 # A close asked for and not refused by the broker (yet): asking again returns it.
 LIVE_CLOSE_STATUSES = (Command.Status.QUEUED, Command.Status.SENT, Command.Status.ACCEPTED)
+# A close the broker refused: as if never asked.
+REFUSED_CLOSE_STATUSES = (Command.Status.REJECTED, Command.Status.FAILED)
 
 
 def request_close(position: Position, *, reason: str, now: datetime, volume: Decimal | None = None) -> Command:

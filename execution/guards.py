@@ -49,7 +49,7 @@ def _close_open_positions(bridge: Bridge, *, now) -> None:
     failed (asked again on each snapshot while the account stays halted and
     they stay open)."""
     asked = (Command.objects.filter(bridge=bridge, type=Command.Type.CLOSE, reason=Position.CloseReason.DRAWDOWN_GUARD)
-             .exclude(status__in=(Command.Status.REJECTED, Command.Status.FAILED)))
+             .exclude(status__in=closing.REFUSED_CLOSE_STATUSES))
     for position in (Position.objects.select_for_update(of=("self",))
                      .filter(bridge=bridge, status=Position.Status.OPEN)
                      .exclude(pk__in=asked.values("position_id")).order_by("created_at", "id")):

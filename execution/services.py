@@ -589,8 +589,6 @@ def _rebuild_positions(bridge: Bridge, positions: dict[str, Position], new: dict
     orders.update((position.order_id, position.order) for position in positions.values() if position.order_id)
 
     changes, created, updated = _PositionChanges(), [], []
-    # What a closed position was counted with (analytics): changed, the count is revised.
-    counted = (*POSITION_FIGURES, "status", "order_id", "initial_risk")
     for ticket, fills in new_by_ticket.items():
         position = positions.get(ticket)
         try:
@@ -609,7 +607,7 @@ def _rebuild_positions(bridge: Bridge, positions: dict[str, Position], new: dict
         is_new = position is None
         was_open = not is_new and position.status == Position.Status.OPEN
         was_closed = not is_new and position.status == Position.Status.CLOSED
-        before = {name: getattr(position, name) for name in counted} if was_closed else None
+        before = _counted(position) if was_closed else None
         if is_new:
             position = Position(bridge=bridge, owner_id=bridge.owner_id, instrument=fills[0].instrument,
                                 ticket=ticket, created_at=now)
@@ -621,7 +619,7 @@ def _rebuild_positions(bridge: Bridge, positions: dict[str, Position], new: dict
                        now=now)
         if position.status == Position.Status.CLOSED and (is_new or was_open):
             changes.closed.append(position)
-        elif was_closed and {name: getattr(position, name) for name in counted} != before:
+        elif was_closed and _counted(position) != before:
             changes.revised.append((position, before["close_time"], before["order_id"]))
         for fill in fills:
             fill.position = position
@@ -634,6 +632,12 @@ def _rebuild_positions(bridge: Bridge, positions: dict[str, Position], new: dict
     return changes
 
 
+def _counted(position: Position) -> dict:
+    """What a closed position was counted with (analytics): when it changes,
+    the count is revised."""
+    return {name: getattr(position, name) for name in (*POSITION_FIGURES, "status", "order_id", "initial_risk")}
+
+
 def _requested_close_reasons(positions) -> dict:
     """Why the platform asked each position to be closed, if it did and the
     broker has not refused."""
@@ -641,7 +645,7 @@ def _requested_close_reasons(positions) -> dict:
     reasons = {}
     for chunk in chunks(ids):
         reasons.update(Command.objects.filter(position__in=chunk, type=Command.Type.CLOSE)
-                       .exclude(status__in=(Command.Status.REJECTED, Command.Status.FAILED))
+                       .exclude(status__in=closing.REFUSED_CLOSE_STATUSES)
                        .order_by("created_at").values_list("position_id", "reason"))
     return reasons
 
