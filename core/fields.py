@@ -16,7 +16,7 @@ from django.conf import settings
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
-from core.model_fields import DECIMAL_MAX_DIGITS, DECIMAL_PLACES
+from core.model_fields import DECIMAL_MAX_DIGITS, DECIMAL_PLACES, SQLITE_SIGNIFICANT_DIGITS, stored_exactly
 
 PLAIN_INTEGER = re.compile(r"-?[0-9]+")
 PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
@@ -79,6 +79,10 @@ class AmountField(StrictDecimalField):
         value = super().to_internal_value(data)
         if self.positive and value <= 0:
             raise serializers.ValidationError("Must be greater than 0.")
+        if not stored_exactly(value):
+            raise serializers.ValidationError(
+                f"Must have at most {SQLITE_SIGNIFICANT_DIGITS} significant digits: this server runs on the "
+                f"embedded SQLite database, which would round more (PostgreSQL keeps them all).")
         return value
 
 

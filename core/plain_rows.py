@@ -25,6 +25,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from core.fields import AmountField
+from core.model_fields import stored_exactly
 
 
 class NotPlain(Exception):
@@ -73,7 +74,7 @@ def _amount(field: AmountField) -> Callable:
         if type(value) is not str or not plain.fullmatch(value):
             raise NotPlain
         number = Decimal(value).quantize(quantum)
-        if field.positive and number <= 0:
+        if field.positive and number <= 0 or not stored_exactly(number):
             raise NotPlain
         return number
 

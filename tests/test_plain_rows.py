@@ -3,6 +3,7 @@ and anything it does not read plainly is left to the serializer (the bridge's
 fills: execution.serializers.FillsSerializer)."""
 
 import pytest
+from django.db import connection
 
 from core.plain_rows import PlainRows
 from execution.serializers import FillSerializer, FillsSerializer
@@ -15,7 +16,7 @@ PLAIN = [
     ROW,
     {**ROW, "fill_id": "  padded  ", "client_order_id": "", "ticket": None, "time": "2026-12-01T09:00:00+02:00"},
     {key: value for key, value in ROW.items() if key not in ("client_order_id", "ticket", "commission", "swap")},
-    {**ROW, "volume": "999999999999.99999999", "profit": "-0.00000001", "price": "007.5", "side": "sell"},
+    {**ROW, "volume": "999999999999.999", "profit": "-0.00000001", "price": "007.5", "side": "sell"},
     {**ROW, "time": "2026-12-01 07:00:00.123456+00:00", "unknown": ["ignored"]},
 ]
 
@@ -37,6 +38,16 @@ NOT_PLAIN = [
     {key: value for key, value in ROW.items() if key != "price"},
     {**ROW, "entry": None},
 ]
+
+
+def test_twenty_digits_are_read_where_the_database_keeps_them_and_left_to_drf_where_it_would_round():
+    row = {**ROW, "volume": "999999999999.99999999"}
+    read = PlainRows(FillSerializer()).read([row])
+    if connection.vendor == "sqlite":
+        assert read is None
+        assert "15 significant digits" in str(drf([row])[0]["volume"][0])
+    else:
+        assert read == drf([row]) and str(read[0]["volume"]) == "999999999999.99999999"
 
 
 def drf(rows):

@@ -3,6 +3,7 @@
 import json
 import threading
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -147,6 +148,21 @@ def test_version_as_a_json_integer_or_a_digit_string_is_accepted(signer, value):
 @pytest.mark.parametrize("value", ["0", "-1.2", "abc", "NaN", "1.123456789"])
 def test_prices_are_decimals_above_zero(signer, field, value):
     assert field in errors_of(signer.post(signal_body(**{field: value})))
+
+
+def test_a_price_comes_back_digit_for_digit_or_is_422_on_the_embedded_database(signer):
+    # 17 significant digits: PostgreSQL keeps them; SQLite's floating point
+    # gave back 123456789012.123, a different price, without a word.
+    response = signer.post(signal_body(entry_price="123456789012.12345", stop_loss=..., take_profit=...))
+    if connection.vendor == "sqlite":
+        assert "15 significant digits" in errors_of(response)["entry_price"][0]
+        assert not Signal.objects.exists()
+    else:
+        assert response.status_code == 201, response.content
+        assert Signal.objects.get().entry_price == Decimal("123456789012.12345")
+    fifteen = signer.post(signal_body(version=2, entry_price="1234567890.12345", stop_loss=..., take_profit=...))
+    assert fifteen.status_code == 201, fifteen.content
+    assert Signal.objects.get(pk=fifteen.json()["id"]).entry_price == Decimal("1234567890.12345")
 
 
 def test_a_digit_separator_does_not_make_a_price_a_hundred_thousand_times_larger(signer):
