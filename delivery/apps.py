@@ -6,6 +6,7 @@ class DeliveryConfig(AppConfig):
     verbose_name = "Push delivery"
 
     def ready(self):
-        from delivery import outbox, tasks  # noqa: F401  (tasks: registers the Huey tasks with the consumer)
+        from delivery import outbox, tasks  # tasks: also registers the Huey tasks with the consumer
 
         outbox.connect()
+        outbox.deliveries_due.connect(tasks.wake, dispatch_uid="delivery:wake_sender")

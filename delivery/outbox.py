@@ -9,6 +9,7 @@ import json
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django import dispatch
 from django.utils import timezone
 
 from approvals import events as approval_events
@@ -21,7 +22,7 @@ from delivery.models import Delivery, Event, EventType, WebhookEndpoint
 from execution import events as execution_events
 from execution import selectors as execution_selectors
 from signals import events as signal_events
-from signals import selectors as signal_selectors
+from signals import resources as signal_resources
 from signals.models import Signal
 
 BATCH_SIZE = 1000
@@ -74,19 +75,23 @@ def _record_postgresql(rows, connection) -> list[Event]:
     return events
 
 
+# Sent when deliveries are due now; the sender's task listens (connected in
+# delivery/apps.py). A signal, so that this module, below the tasks that
+# use it, never imports them.
+deliveries_due = dispatch.Signal()
+
+
 def wake_sender() -> None:
     """Asks the task consumer to send what is due now. If the queue is out
     of reach the rows wait for the consumer's sweep (every minute): the
     delivery rows, not this call, are the truth."""
-    from delivery import tasks  # the tasks import the services, which use this module
-
-    tasks.send_due_deliveries()
+    deliveries_due.send(sender=Delivery)
 
 
 # --- the receivers -----------------------------------------------------------------
 
 def signal_created(sender, *, target, **kwargs):
-    record([(target.owner_id, EventType.SIGNAL_CREATED, signal_selectors.ingested_resource(target))])
+    record([(target.owner_id, EventType.SIGNAL_CREATED, signal_resources.ingested_resource(target))])
 
 
 def signals_published(sender, *, signals, publication, **kwargs):
@@ -95,7 +100,7 @@ def signals_published(sender, *, signals, publication, **kwargs):
     which the database fills in as it writes the rows (delivery/sql.py)."""
     if not signals:
         return
-    template = signal_selectors.ingested_resource(publication)
+    template = signal_resources.ingested_resource(publication)
     connection = transaction.get_connection()
     params = {"type": EventType.SIGNAL_CREATED, "template": json.dumps(template, cls=DjangoJSONEncoder),
               "publication": Signal._meta.pk.get_db_prep_value(publication.pk, connection),
@@ -116,7 +121,7 @@ def signals_published(sender, *, signals, publication, **kwargs):
 
 def signal_expired(sender, *, target, **kwargs):
     Signal.approval.related.set_cached_value(target, None)  # expiry only ever takes an undecided signal
-    record([(target.owner_id, EventType.SIGNAL_EXPIRED, signal_selectors.signal_resources([target])[0])])
+    record([(target.owner_id, EventType.SIGNAL_EXPIRED, signal_resources.signal_resources([target])[0])])
 
 
 def approval_created(sender, *, target, **kwargs):

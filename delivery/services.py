@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from core.fields import rfc3339
 from core.problems import Conflict
-from delivery import events, http, metrics
+from delivery import events, http, metrics, outbox
 from delivery.addresses import origin_of
 from delivery.models import ERROR_MAX_LENGTH, Delivery, DeliveryAttempt, Event, EventType, WebhookEndpoint
 from machines import crypto
@@ -160,15 +160,9 @@ def redeliver(*, delivery: Delivery) -> Delivery:
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused_until=None)
         Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.PENDING, tries=0, next_attempt_at=now,
                                                        finished_at=None)
-        transaction.on_commit(_wake, robust=True)
+        transaction.on_commit(outbox.wake_sender, robust=True)
     delivery.refresh_from_db()
     return delivery
-
-
-def _wake():
-    from delivery import outbox
-
-    outbox.wake_sender()
 
 
 # --- sending -------------------------------------------------------------------------

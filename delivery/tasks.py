@@ -27,6 +27,11 @@ def send_due_deliveries() -> int:
     return _send()
 
 
+def wake(sender, **kwargs) -> None:
+    """Receives the outbox's `deliveries_due`: sends on the consumer now."""
+    send_due_deliveries()
+
+
 @db_periodic_task(crontab(minute="*"))
 def sweep_deliveries() -> int:
     return _send()

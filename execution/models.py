@@ -267,6 +267,12 @@ class Command(models.Model):
 
     # Delivered until acknowledged; then the bridge's answer stands.
     UNACKNOWLEDGED = (Status.QUEUED, Status.SENT)
+    # What a bridge may answer (POST /bridge/ack); an accepted command may
+    # still complete or fail, every other answer is final.
+    ACK_STATUSES = (Status.ACCEPTED, Status.REJECTED, Status.EXECUTED, Status.FAILED)
+    ACK_LATER = {Status.ACCEPTED: (Status.EXECUTED, Status.FAILED)}
+    # Characters of the broker's reason kept.
+    ERROR_MAX = 500
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     bridge = models.ForeignKey(Bridge, on_delete=models.PROTECT, related_name="commands")

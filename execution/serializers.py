@@ -24,7 +24,6 @@ from execution.models import (
     ReconciliationItem,
     ReconciliationRun,
 )
-from execution.services import ACK_STATUSES, ERROR_MAX
 from risk.modes import Mode
 from risk.serializers import PolicySerializer
 from signals.models import Instrument, Signal
@@ -103,10 +102,10 @@ class AcknowledgementSerializer(serializers.Serializer):
     did with a command."""
 
     command = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=ACK_STATUSES)
+    status = serializers.ChoiceField(choices=Command.ACK_STATUSES)
     broker_ticket = _optional_ticket()
     error = serializers.CharField(required=False, allow_null=True, allow_blank=True, default="",
-                                  help_text=f"Why the broker refused or failed it; kept up to {ERROR_MAX} characters.")
+                                  help_text=f"Why the broker refused or failed it; kept up to {Command.ERROR_MAX} characters.")
 
     def validate(self, attrs):
         return {**attrs, "broker_ticket": attrs["broker_ticket"] or None, "error": attrs["error"] or ""}

@@ -45,10 +45,6 @@ from signals.models import Instrument
 
 EXPIRE_BATCH_SIZE = 200
 BATCH_SIZE = 1000
-ACK_STATUSES = (Command.Status.ACCEPTED, Command.Status.REJECTED, Command.Status.EXECUTED, Command.Status.FAILED)
-# An accepted command may still complete or fail; every other answer is final.
-ACK_LATER = {Command.Status.ACCEPTED: (Command.Status.EXECUTED, Command.Status.FAILED)}
-ERROR_MAX = 500
 # A poll records its time at most this often (`_record_poll`).
 POLL_RECORD_INTERVAL = timedelta(seconds=10)
 
@@ -383,15 +379,16 @@ def acknowledge_command(*, bridge: Bridge, command_id, status: str, broker_ticke
         if command.status == Command.Status.WITHDRAWN:
             raise Conflict("The command was withdrawn before it was sent: its order expired.", slug="ack-conflict",
                            extra={"command_status": command.status})
-        if command.status in ACK_STATUSES:
+        if command.status in Command.ACK_STATUSES:
             if status == command.status and broker_ticket in (None, command.broker_ticket):
                 return command  # the same answer again, the ticket given or not
-            if status not in ACK_LATER.get(command.status, ()) or broker_ticket not in (None, command.broker_ticket):
+            later = Command.ACK_LATER.get(command.status, ())
+            if status not in later or broker_ticket not in (None, command.broker_ticket):
                 raise Conflict(f"The command was already acknowledged as {command.status}"
                                f"{' with broker ticket ' + command.broker_ticket if command.broker_ticket else ''}.",
                                slug="ack-conflict", extra={"command_status": command.status})
         now = timezone.now()
-        command.status, command.acked_at, command.error = status, now, (error or "")[:ERROR_MAX]
+        command.status, command.acked_at, command.error = status, now, (error or "")[:Command.ERROR_MAX]
         command.broker_ticket = broker_ticket or command.broker_ticket
         command.save(update_fields=["status", "acked_at", "error", "broker_ticket"])
         changes = _apply_ack_to_order(command, now=now) if command.order is not None else []

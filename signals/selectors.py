@@ -121,27 +121,6 @@ def _from_row(model, values: dict):
                          [f.to_python(values[f.attname]) for f in fields])
 
 
-def signal_resources(signals: list[Signal]) -> list[dict]:
-    """The signals as the API writes them (their serializer's output), for
-    other apps that publish them (delivery's event outbox). The rows need
-    what signal_queryset() joins (a new signal: its approval cached as None)."""
-    from signals.serializers import SignalSerializer  # it imports this module
-
-    return SignalSerializer(signals, many=True).data
-
-
-def ingested_resource(signal: Signal) -> dict:
-    """The resource of a signal an ingestion has just written or replayed,
-    with `chart_url` a path, as signal_resources() renders it, rendered once:
-    the new signal's events and the ingestion's answer show this one document
-    (rendered apart, they could straddle the hour its chart link is signed
-    for). The instance keeps it, so it is only for an instance nothing
-    changes after this call."""
-    if not hasattr(signal, "_ingested_resource"):
-        signal._ingested_resource = signal_resources([signal])[0]
-    return signal._ingested_resource
-
-
 def signal_chart_path(signal_id) -> str:
     """A freshly signed link (a path) to the chart of signal `signal_id`, for
     a copy of its resource sent later than it was written (the link expires

@@ -1,14 +1,11 @@
 import json
 import re
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from signals import selectors
-from signals import chart_link
+from signals import resources, selectors
 from signals.models import MAX_LAG_LIMIT_SECONDS, Signal
-from core.fields import AmountField, ReportedTimeField, StrictIntegerField, rfc3339
-from core.prices import format_price
+from core.fields import AmountField, ReportedTimeField, StrictIntegerField
 from core.problems import PayloadTooLarge
 
 PAYLOAD_MAX_BYTES = 32 * 1024
@@ -25,18 +22,13 @@ class ApprovalSummarySerializer(serializers.Serializer):
 
 class SignalListSerializer(serializers.ListSerializer):
     def to_representation(self, data):
-        signals = list(data)
-        # One probe for the page, not one per signal.
-        self.child.charted = chart_link.charted(signals)
-        return [self.child.to_representation(signal) for signal in signals]
+        return resources.signal_resources(data, request=self.context.get("request"))
 
 
+# The fields describe the resource to the schema; signals/resources.py writes
+# it. test_ingest checks that both list the same members.
 class SignalSerializer(serializers.Serializer):
-    """The signal resource (read-only). The fields describe it
-    to the schema; `to_representation` writes it by hand, because DRF
-    deep-copies every declared field for every instance, which was most of
-    the cost of rendering a signal (per ingestion, and per row of a list).
-    test_ingest checks that both list the same members."""
+    """A signal in a user's feed (read-only)."""
 
     id = serializers.UUIDField(read_only=True)
     instrument = serializers.CharField(source="instrument.symbol")
@@ -47,60 +39,21 @@ class SignalSerializer(serializers.Serializer):
     stop_loss = AmountField(allow_null=True)
     take_profit = AmountField(allow_null=True)
     payload = serializers.JSONField()
-    status = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=Signal.Status.choices, read_only=True)
     expires_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
     producer = serializers.CharField(source="producer.name")
     owner = serializers.CharField(source="owner.username")
-    approval = serializers.SerializerMethodField()
-    chart_url = serializers.SerializerMethodField()
+    approval = ApprovalSummarySerializer(allow_null=True, read_only=True)
+    chart_url = serializers.URLField(allow_null=True, read_only=True,
+                                     help_text="Null while the signal has no bars to draw, rather than a link that "
+                                               "answers 404.")
 
     class Meta:
         list_serializer_class = SignalListSerializer
 
-    # The ids of the signals being written that have a chart; set by the
-    # list for its page, probed per signal otherwise.
-    charted = None
-
     def to_representation(self, signal):
-        digits = signal.instrument.digits
-        return {
-            "id": str(signal.pk),
-            "instrument": signal.instrument.symbol,
-            "side": signal.side,
-            "time": rfc3339(signal.time),
-            "version": signal.version,
-            "entry_price": format_price(signal.entry_price, digits),
-            "stop_loss": format_price(signal.stop_loss, digits),
-            "take_profit": format_price(signal.take_profit, digits),
-            "payload": signal.payload,
-            "status": self.get_status(signal),
-            "expires_at": rfc3339(signal.expires_at),
-            "created_at": rfc3339(signal.created_at),
-            "producer": signal.producer.name,
-            "owner": signal.owner.username,
-            "approval": self.get_approval(signal),
-            "chart_url": self.get_chart_url(signal),
-        }
-
-    @extend_schema_field(serializers.ChoiceField(choices=Signal.Status.choices))
-    def get_status(self, signal) -> str:
-        return signal.effective_status()
-
-    @extend_schema_field(ApprovalSummarySerializer(allow_null=True))
-    def get_approval(self, signal):
-        approval = getattr(signal, "approval", None)  # joined by selectors.signal_queryset(); None if undecided
-        if approval is None:
-            return None
-        return {"id": str(approval.pk), "decision": approval.decision, "created_at": rfc3339(approval.created_at)}
-
-    @extend_schema_field(serializers.URLField(allow_null=True))
-    def get_chart_url(self, signal) -> str | None:
-        """Null while the signal has no bars to draw, rather than a link that answers 404."""
-        charted = self.charted if self.charted is not None else chart_link.charted([signal])
-        if charted is not None and signal.pk not in charted:
-            return None
-        return chart_link.signal_chart_url(signal, request=self.context.get("request"))
+        return resources.signal_resources([signal], request=self.context.get("request"))[0]
 
 
 class SignalIngestSerializer(serializers.Serializer):
@@ -183,7 +136,7 @@ class IngestAnswerSerializer(SignalSerializer):
     deliveries = serializers.IntegerField(min_value=1)
 
     def to_representation(self, signal):
-        resource = selectors.ingested_resource(signal)
+        resource = resources.ingested_resource(signal)
         chart_url, request = resource["chart_url"], self.context.get("request")
         if chart_url is not None and request is not None:
             chart_url = request.build_absolute_uri(chart_url)

@@ -1,5 +1,6 @@
 """`make test` runs `lint-imports` (.importlinter) first: an import that runs
-back up the layers fails the build, naming the import."""
+back up the layers, or closes a circle among an app's modules, fails the
+build, naming the import."""
 
 import configparser
 import os
@@ -43,3 +44,14 @@ def test_an_import_back_up_the_layers_fails_naming_it(project_copy):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "signals is not allowed to import charting" in result.stdout
     assert "signals.selectors -> charting.views" in result.stdout
+
+
+def test_a_circle_of_imports_within_an_app_fails_naming_it(project_copy):
+    # selectors import the models: the models importing the selectors close a circle.
+    with open(project_copy / "signals" / "models.py", "a") as module:
+        module.write("\nimport signals.selectors  # noqa: E402,F401\n")
+
+    result = lint_imports(project_copy)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "No cycles are allowed in signals" in result.stdout
+    assert ".models -> .selectors" in result.stdout or ".selectors -> .models" in result.stdout
