@@ -207,7 +207,7 @@ class SymbolAdmin(ReadOnlyAdmin):
     list_select_related = ["bridge", "instrument"]
     search_fields = ["instrument__symbol", "bridge__name", "bridge__key_id"]
     fields = ["bridge", "instrument", "tick_size_shown", "tick_value_shown", "volume_min_shown",
-              "volume_step_shown", "volume_max_shown", "updated_at"]
+              "volume_step_shown", "volume_max_shown", "updated_at", "signed_at"]
     readonly_fields = fields
 
     tick_size_shown = price_display("tick_size", "tick size")

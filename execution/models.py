@@ -81,6 +81,9 @@ class Symbol(models.Model):
     volume_step = decimal_field()
     volume_max = decimal_field()
     updated_at = models.DateTimeField(default=timezone.now)
+    signed_at = models.DateTimeField(null=True, blank=True,
+                                     help_text="When the bridge signed the call that wrote these specs: a call "
+                                               "signed earlier (an old call replayed) never overwrites them.")
 
     class Meta:
         ordering = ["bridge", "instrument"]

@@ -277,13 +277,18 @@ def expire_orders(*, now: datetime | None = None, batch_size: int = EXPIRE_BATCH
 # --- Bridge calls: symbols, poll, ack -------------------------------------------
 
 
-def upsert_symbols(*, bridge: Bridge, symbols: list[dict]) -> int:
+def upsert_symbols(*, bridge: Bridge, symbols: list[dict], signed_at: datetime | None = None) -> int:
     """Stores the broker's contract specs (dicts with instrument, tick_size,
     tick_value, volume_min, volume_step, volume_max), replacing earlier ones
-    of the same instruments; returns how many."""
+    of the same instruments; returns how many. `signed_at`: when the bridge
+    signed the call (now if it is not a signed call). A spec stored from a
+    call signed later is kept: a copy of an older call, sent again within its
+    signature's window after a correction, must not put the old specs back
+    (sizing reads them)."""
     instruments = _instruments_by_symbol(spec["instrument"] for spec in symbols)
     errors, seen, rows = {}, set(), []
     now = timezone.now()
+    signed_at = signed_at or now
     for index, spec in enumerate(symbols):
         instrument = instruments.get(spec["instrument"].strip().upper())
         if instrument is None:
@@ -294,14 +299,18 @@ def upsert_symbols(*, bridge: Bridge, symbols: list[dict]) -> int:
             errors[f"symbols.{index}.volume_max"] = ["Must not be below volume_min."]
         else:
             seen.add(instrument.pk)
-            rows.append(Symbol(bridge=bridge, instrument=instrument, updated_at=now,
+            rows.append(Symbol(bridge=bridge, instrument=instrument, updated_at=now, signed_at=signed_at,
                                **{name: spec[name] for name in selectors.SPEC_FIELDS}))
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
+        _locked_bridge(bridge)  # one call of the bridge at a time compares and writes
+        newer = set(Symbol.objects.filter(bridge=bridge, instrument__in=seen, signed_at__gt=signed_at)
+                    .values_list("instrument_id", flat=True))
+        rows = [row for row in rows if row.instrument_id not in newer]
         Symbol.objects.bulk_create(rows, batch_size=BATCH_SIZE, update_conflicts=True,
                                    unique_fields=["bridge", "instrument"],
-                                   update_fields=[*selectors.SPEC_FIELDS, "updated_at"])
+                                   update_fields=[*selectors.SPEC_FIELDS, "updated_at", "signed_at"])
     return len(rows)
 
 

@@ -14,7 +14,7 @@ import io
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.conf import settings
@@ -93,6 +93,7 @@ class SignedRequest:
 
     client: MachineClient
     digest: str  # SHA-256 hex of the signed bytes, `<X-Timestamp>.<raw body>`
+    signed_at: datetime  # X-Timestamp
     valid_until: datetime
 
 
@@ -175,9 +176,9 @@ class SignatureAuthentication(BaseAuthentication):
             self.deny(request, reason, key_id, SignatureRejected("The request signature could not be verified.",
                                                                  slug="signature-invalid"))
         request_context.set_actor(self.kind, client.name)
-        signed = SignedRequest(
-            client=client, digest=hashlib.sha256(signed_bytes(timestamp, body)).hexdigest(),
-            valid_until=datetime.fromtimestamp(int(timestamp) + tolerance, dt_timezone.utc))
+        signed_at = datetime.fromtimestamp(int(timestamp), dt_timezone.utc)
+        signed = SignedRequest(client=client, digest=hashlib.sha256(signed_bytes(timestamp, body)).hexdigest(),
+                               signed_at=signed_at, valid_until=signed_at + timedelta(seconds=tolerance))
         return client, signed
 
     @property

@@ -6,6 +6,8 @@ import json
 from datetime import timedelta
 from decimal import Decimal as D
 
+import time
+
 import pytest
 from django.utils import timezone
 
@@ -74,6 +76,22 @@ def test_new_specs_replace_the_earlier_ones(signed, bridge, shipped_instruments)
     signed.post("symbols", {"symbols": [SYMBOL]})
     assert signed.post("symbols", {"symbols": [{**SYMBOL, "volume_min": "0.1"}]}).status_code == 200
     assert Symbol.objects.get(bridge=bridge).volume_min == D("0.1")
+
+
+def test_an_older_symbols_call_replayed_after_a_correction_leaves_the_correction(signed, bridge,
+                                                                                 shipped_instruments):
+    # A copy of the first call (a proxy's log, the bridge's own late retry),
+    # sent again within its signature's window: sizing must keep reading the
+    # corrected specs.
+    now = int(time.time())
+    assert signed.post("symbols", {"symbols": [SYMBOL]}, timestamp=now - 5).json() == {"updated": 1}
+    corrected = {"symbols": [{**SYMBOL, "tick_value": "0.5", "volume_max": "10"}]}
+    assert signed.post("symbols", corrected, timestamp=now).json() == {"updated": 1}
+
+    replay = signed.post("symbols", {"symbols": [SYMBOL]}, timestamp=now - 5)
+    assert (replay.status_code, replay.json()) == (200, {"updated": 0})
+    spec = Symbol.objects.get(bridge=bridge)
+    assert (spec.tick_value, spec.volume_max) == (D("0.5"), D("10"))
 
 
 @pytest.mark.parametrize(("row", "field"), [

@@ -72,9 +72,11 @@ class SymbolsView(BridgeView):
 
     @bridge_call(request=SymbolsSerializer, response=SymbolsResultSerializer,
                  description="The broker's contract specs; sizing needs them. Replaces the earlier specs of "
-                             "the same instruments.")
+                             "the same instruments, unless a call signed later wrote them; `updated` counts the "
+                             "specs written.")
     def post(self, request):
-        updated = services.upsert_symbols(bridge=request.user, symbols=self.validated(request)["symbols"])
+        updated = services.upsert_symbols(bridge=request.user, symbols=self.validated(request)["symbols"],
+                                          signed_at=request.auth.signed_at)
         return Response({"updated": updated})
 
 
