@@ -96,7 +96,8 @@ def set_policy(*, user, values: dict, changed_by) -> RiskPolicy:
 def tighten_own_policy(*, user, changes: dict) -> policy.Policy:
     """A user's change of their own override: each setting in `changes` must
     be within its bounds and at least as strict as the value in force;
-    ValidationError naming every other one. Returns the effective policy."""
+    ValidationError naming every other one. A setting given the value in
+    force is left as it is. Returns the effective policy."""
     with transaction.atomic():
         # The override first: the policy in force, read after it, is as new
         # or newer, and a newer one means the override was superseded, which
@@ -109,6 +110,9 @@ def tighten_own_policy(*, user, changes: dict) -> policy.Policy:
             errors.setdefault(name, []).extend(messages)
         if errors:
             raise ValidationError(errors)
+        # A value already in force changes nothing: kept out of the override,
+        # where it would pin the user to it when the defaults tighten later.
+        changes = {name: value for name, value in changes.items() if value != getattr(in_force, name)}
         values = {**(override.settings() if override else dict.fromkeys(policy.NAMES)), **changes}
         _supersede(user=user, current=override, values=values, changed_by=user, now=timezone.now())
     return selectors.effective_policy(user_id=user.pk)

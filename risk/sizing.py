@@ -1,14 +1,16 @@
 """Order sizing: pure functions of Decimals.
 
 The risk budget is equity x risk % / 100; the stop is |entry - stop| / tick
-size ticks away; the volume is budget / (ticks x tick value), capped at the
-broker's maximum and rounded DOWN to a whole number of volume steps (n x
-step, as MT5 counts them), so that a stop hit never loses more than the
+size ticks away, rounded UP to whole ticks (a broker places a stop on its
+tick grid, so a stop 39.6 ticks away loses 40 ticks, and one closer than a
+tick loses a whole one); the volume is budget / (ticks x tick value), capped
+at the broker's maximum and rounded DOWN to a whole number of volume steps
+(n x step, as MT5 counts them), so that a stop hit never loses more than the
 budget. Below the broker's minimum the order is denied (risk.checks).
 """
 
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,8 @@ class SymbolSpec:
 
 
 def ticks_to_stop(*, entry_price: Decimal, stop_loss: Decimal, spec: SymbolSpec) -> Decimal:
-    return abs(entry_price - stop_loss) / spec.tick_size
+    """Whole ticks from the entry to the stop, rounded up (0 for a stop at the entry)."""
+    return (abs(entry_price - stop_loss) / spec.tick_size).to_integral_value(rounding=ROUND_CEILING)
 
 
 def order_volume(*, equity: Decimal, risk_percent: Decimal, entry_price: Decimal, stop_loss: Decimal,

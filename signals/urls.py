@@ -1,6 +1,18 @@
-from django.urls import path
+from django.urls import path, register_converter
+from django.urls.converters import StringConverter
 
 from signals.views import ProducerViewSet, SignalExportView, SignalViewSet, SubscriptionViewSet
+
+
+
+class ProducerNameConverter(StringConverter):
+    """A producer's name as a path segment: no NUL, which PostgreSQL cannot
+    compare with (a name lookup with one was a 500; now no route: 404)."""
+
+    regex = "[^/\x00]+"
+
+
+register_converter(ProducerNameConverter, "producer_name")
 
 urlpatterns = [
     # Before the detail route: "export.csv" is not an id.
@@ -8,9 +20,9 @@ urlpatterns = [
     path("signals/", SignalViewSet.as_view({"get": "list", "post": "create"}), name="signal-list"),
     path("signals/<uuid:pk>/", SignalViewSet.as_view({"get": "retrieve"}), name="signal-detail"),
     path("producers/", ProducerViewSet.as_view({"get": "list"}), name="producer-list"),
-    path("producers/<str:name>/", ProducerViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+    path("producers/<producer_name:name>/", ProducerViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
          name="producer-detail"),
-    path("producers/<str:name>/alert-token/", ProducerViewSet.as_view({"post": "alert_token"}),
+    path("producers/<producer_name:name>/alert-token/", ProducerViewSet.as_view({"post": "alert_token"}),
          name="producer-alert-token"),
     path("subscriptions/", SubscriptionViewSet.as_view({"get": "list", "post": "create"}), name="subscription-list"),
     path("subscriptions/<uuid:pk>/", SubscriptionViewSet.as_view({"get": "retrieve", "delete": "destroy"}),

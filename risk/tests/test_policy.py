@@ -200,3 +200,19 @@ def test_a_patch_that_changes_nothing_makes_no_version(alice):
 def test_the_policy_needs_a_login(anon):
     assert anon.get(URL).status_code == 401
     assert anon.patch(URL, {"max_open_positions": 1}, format="json").status_code == 401
+
+
+def test_a_patch_with_the_value_already_in_force_makes_no_version_and_pins_nothing(alice, superuser):
+    # docs/api.md#the-policy: "a PATCH that changes nothing makes no version". 5 is the defaults' value.
+    from risk import selectors, services
+    from risk.models import RiskPolicy
+    from risk.policy import BUILT_IN
+    from tests.fixtures import bearer
+
+    response = bearer(alice).patch("/api/v1/risk/policy/", {"max_open_positions": 5}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["version"] == 0
+    assert not RiskPolicy.objects.filter(user=alice).exists()
+    # Operators then tighten everyone's limit: alice, who never asked for more, gets it too.
+    services.set_policy(user=None, values={**BUILT_IN.settings(), "max_open_positions": 3}, changed_by=superuser)
+    assert selectors.effective_policy(user_id=alice.pk).max_open_positions == 3

@@ -14,6 +14,9 @@ XAUUSD = sizing.SymbolSpec(tick_size=D("0.01"), tick_value=D("1"), volume_min=D(
 # 100,000 USD a lot: one 0.001 tick is 100 JPY, 0.66116 USD at 151.25.
 USDJPY = sizing.SymbolSpec(tick_size=D("0.001"), tick_value=D("0.66116"), volume_min=D("0.01"),
                            volume_step=D("0.01"), volume_max=D("100"))
+# An index CFD quoted to 2 decimals whose price moves in 0.25 steps: 12.50 USD a lot a tick.
+US500 = sizing.SymbolSpec(tick_size=D("0.25"), tick_value=D("12.5"), volume_min=D("0.01"), volume_step=D("0.01"),
+                          volume_max=D("100"))
 
 
 @pytest.mark.parametrize(("equity", "percent", "entry", "stop", "spec", "volume", "at_risk"), [
@@ -30,6 +33,11 @@ USDJPY = sizing.SymbolSpec(tick_size=D("0.001"), tick_value=D("0.66116"), volume
     (D("1000000"), D("1"), D("1.08450"), D("1.08100"), EURUSD, D("28.57"), D("9999.5")),
     # the policy's smallest share: budget 10; 10 / 350 = 0.02857 -> 0.02; 0.02 x 350 = 7
     (D("10000"), D("0.1"), D("1.08450"), D("1.08100"), EURUSD, D("0.02"), D("7")),
+    # a stop off the tick grid: 9.90 / 0.25 = 39.6 ticks, and the broker's stop on its grid is 40 away;
+    # budget 1,000; 40 x 12.50 = 500 a lot; 1000 / 500 = 2.00 (not 1000 / 495 = 2.02, which loses 1,010)
+    (D("100000"), D("1"), D("4500.00"), D("4490.10"), US500, D("2.00"), D("1000")),
+    # a stop closer than a tick loses a whole one: 0.10 / 0.25 -> 1 tick of 12.50; budget 100 -> 8.00 lots
+    (D("10000"), D("1"), D("4500.00"), D("4499.90"), US500, D("8.00"), D("100")),
 ])
 def test_sizing_matches_the_hand_computed_figures(equity, percent, entry, stop, spec, volume, at_risk):
     sized = sizing.order_volume(equity=equity, risk_percent=percent, entry_price=entry, stop_loss=stop, spec=spec)

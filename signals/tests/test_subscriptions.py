@@ -372,3 +372,15 @@ def test_identical_requests_racing_reach_each_subscriber_once(subscribers, produ
     assert {a.json()["deliveries"] for a in answers} == {4}
     assert Signal.objects.count() == 4
     assert sorted(Signal.objects.values_list("owner__username", flat=True)) == ["sub-a", "sub-b", "sub-c", "trader"]
+
+
+@pytest.mark.parametrize("method, path", [
+    ("get", "/api/v1/producers/a%00b/"),
+    ("patch", "/api/v1/producers/a%00b/"),
+    ("post", "/api/v1/producers/a%00b/alert-token/"),
+])
+def test_a_producer_name_with_a_nul_is_a_404_not_a_500(alice, method, path):
+    # gunicorn percent-decodes the path: a NUL in a name matches no route (on
+    # PostgreSQL the name lookup raised DataError, "cannot contain NUL": a 500).
+    response = getattr(bearer(alice), method)(path, {"public": True}, format="json")
+    assert response.status_code == 404, response.content
