@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.exceptions import Throttled
 
-from core.client_ip import client_ip
+from core.client_ip import budget_address, client_ip
 
 
 class TooManyFailedLogins(Throttled):
@@ -39,7 +39,7 @@ class LoginGuard:
     `succeeded()` if it was right; a wrong one needs nothing more."""
 
     def __init__(self, request, username: str):
-        address = client_ip(request)
+        address = budget_address(client_ip(request))
         # Hashed: a username may hold any character, a cache key should not.
         user = hashlib.sha256(username.lower().encode("utf-8", "surrogatepass")).hexdigest()
         self._known_key = f"login-known:{address}:{user}"

@@ -54,3 +54,16 @@ def client_ip(request) -> str | None:
         if not address_in(hop, trusted):
             return canonical_ip(hop) or peer  # garbage in the header: fall back to what we know
     return peer
+
+
+def budget_address(address: str | None) -> str | None:
+    """What a per-address budget (rate limits, failed logins) counts a
+    client under: an IPv4 address as it is, an IPv6 one as its /64, which a
+    client holds whole: it may send from any of its 2^64 addresses."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except (TypeError, ValueError):
+        return address
+    if ip.version == 6 and not ip.ipv4_mapped:
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return canonical_ip(address)

@@ -27,7 +27,7 @@ from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 from rest_framework.throttling import SimpleRateThrottle
 
-from core.client_ip import client_ip
+from core.client_ip import budget_address, client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def principal_ident(request) -> str:
     user = request.user
     if user is not None and user.is_authenticated:
         return f"{type(user).__name__.lower()}:{user.pk}"
-    return f"ip:{client_ip(request)}"
+    return f"ip:{budget_address(client_ip(request))}"
 
 
 class ScopedThrottle(SimpleRateThrottle):

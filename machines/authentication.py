@@ -24,7 +24,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 
 from core import request_context
-from core.client_ip import client_ip
+from core.client_ip import budget_address, client_ip
 from core.problems import Conflict, PayloadTooLarge
 from core.throttling import ScopedThrottle
 from machines import selectors
@@ -63,7 +63,7 @@ class SignatureFailureThrottle(ScopedThrottle):
 
     def get_cache_key(self, request, view):
         # Not principal_ident(): request.user would re-enter authentication.
-        return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
+        return self.cache_format % {"scope": self.scope, "ident": budget_address(client_ip(request))}
 
 
 # Refusals of a signed request after its authentication, by the reason they

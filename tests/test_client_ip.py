@@ -4,7 +4,7 @@ untrusted hop of X-Forwarded-For only when the peer is a trusted proxy."""
 import pytest
 from django.test import RequestFactory
 
-from core.client_ip import client_ip
+from core.client_ip import budget_address, client_ip
 
 
 def request_from(peer, forwarded=None):
@@ -62,3 +62,15 @@ def test_a_peer_that_is_no_address_gives_none(settings, peer):
     request.META["REMOTE_ADDR"] = peer
     assert client_ip(request) is None
 
+
+
+@pytest.mark.parametrize(("address", "counted_as"), [
+    ("203.0.113.7", "203.0.113.7"),
+    ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+    ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+    ("::ffff:203.0.113.7", "::ffff:203.0.113.7"),  # an IPv4 client behind a dual-stack socket
+    (None, None),
+])
+def test_a_budget_counts_an_ipv6_client_by_its_64(address, counted_as):
+    assert budget_address(address) == counted_as

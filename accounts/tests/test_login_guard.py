@@ -132,3 +132,16 @@ def test_parallel_guesses_get_no_more_tries_than_the_limit(alice, settings):
     settings.LOGIN_ADDRESS_FAILURE_LIMIT = 100
     statuses = run_together([lambda: api_login("alice", "guess", STRANGER).status_code] * 8)
     assert sorted(statuses) == [401] * 3 + [429] * 5
+
+
+def test_failed_logins_from_one_ipv6_64_share_the_address_limit(make_user, settings):
+    # The per-address limit is what stops one client spraying passwords over
+    # many usernames (the per-username limit stops only one account being
+    # guessed). An IPv6 client rotates through its /64 at will.
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 2
+    for name in ("u1", "u2", "u3", "u4"):
+        make_user(name)
+    statuses = [APIClient().post("/api/v1/auth/token/", {"username": name, "password": "wrong"}, format="json",
+                                 REMOTE_ADDR=f"2001:db8:1:2::{n}").status_code
+                for n, name in enumerate(("u1", "u2", "u3", "u4"), start=1)]
+    assert statuses == [401, 401, 429, 429]

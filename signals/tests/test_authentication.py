@@ -9,6 +9,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.utils import timezone
 from prometheus_client import REGISTRY
 from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
 
 from audit.models import AuditEntry
 from signals import services
@@ -188,8 +189,6 @@ def test_producer_lifecycle_is_audited(producer, secret):
 
 def test_refusals_past_the_address_budget_are_429_audited_once_and_spare_valid_producers(signer, now_body,
                                                                                         monkeypatch):
-    from rest_framework.throttling import SimpleRateThrottle
-
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES",
                         {**SimpleRateThrottle.THROTTLE_RATES, "signature_failure": "2/min"})
     limited, throttled = rejected("rate_limited"), rejected("throttled")
@@ -205,3 +204,14 @@ def test_refusals_past_the_address_budget_are_429_audited_once_and_spare_valid_p
     # The same address, the right secret: still verified, still accepted.
     assert signer.post(now_body()).status_code == 201
     assert signer.post(signal_body(), REMOTE_ADDR="192.0.2.50", secret="forged").status_code == 401
+
+
+def test_forged_signatures_from_one_ipv6_64_share_the_refusal_budget(signer, monkeypatch):
+    # One IPv6 client holds a whole /64 (2^64 addresses): a budget per single
+    # address lets it send forged requests, each audited under the chain's
+    # lock, without end, which the budget exists to prevent.
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES",
+                        {**SimpleRateThrottle.THROTTLE_RATES, "signature_failure": "2/min"})
+    statuses = [signer.post(signal_body(), secret="forged", REMOTE_ADDR=f"2001:db8:1:2::{n}").status_code
+                for n in range(1, 5)]
+    assert statuses == [401, 401, 429, 429]
