@@ -1,6 +1,7 @@
-"""Demo data for `python manage.py load_demo` (last, after the market data):
-the demo trader's bridge, the broker account that `make run`'s paper bridge
-(`manage.py paper_bridge`) runs, so that the trader's approvals become
+"""Demo data for `python manage.py load_demo` (after the market data, before
+the demo decisions): the demo trader's bridge, the broker
+account that `make run`'s paper bridge (`manage.py paper_bridge`) runs, with
+the specs and snapshot it reports on starting, so that the trader's approvals become
 orders, fills and positions; and the account's history before that, so the
 performance analytics and their charts have something to show.
 
@@ -27,11 +28,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import timezone
 
 from charting.models import EquityPoint
 from execution import selectors, services
 from execution.models import AccountSnapshot, Fill
-from paperbroker.broker import SYMBOLS
+from paperbroker.broker import SYMBOLS, VOLUME_MAX, VOLUME_MIN, VOLUME_STEP
 
 BRIDGE_NAME = "demo-paper"
 ACCOUNT_REF = "PAPER-DEMO-1"
@@ -68,6 +70,15 @@ def load(*, stdout, users):
     days = _history(bridge, trader)
     if days:
         stdout.write(f"  its history: {days - 1} closed positions and {days} daily snapshots, as the equity curve")
+        # What the paper bridge reports first when it starts, reported now: the demo's
+        # approvals (loaded next) then become orders it can take, not denials.
+        services.upsert_symbols(bridge=bridge, symbols=[
+            {"instrument": spec.instrument, "tick_size": spec.tick_size, "tick_value": spec.tick_value,
+             "volume_min": VOLUME_MIN, "volume_step": VOLUME_STEP, "volume_max": VOLUME_MAX}
+            for spec in SYMBOLS.values()])
+        balance = _starting_balance(trader)
+        services.record_account_snapshot(bridge=bridge, time=timezone.now(), currency=bridge.currency,
+                                         balance=balance, equity=balance, margin_free=balance, positions=[])
 
 
 def _history(bridge, trader) -> int:

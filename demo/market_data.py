@@ -1,5 +1,5 @@
 """Demo market data for `python manage.py load_demo` (runs after the signal
-feed and the decisions): ~1000 hourly bars of EURUSD and XAUUSD up to the
+feed, before the trader's bridge): ~1000 hourly bars of EURUSD and XAUUSD up to the
 current hour, a year of equity for the demo trader, and a few past signals
 on those bars so their charts have something to show.
 

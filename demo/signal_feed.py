@@ -9,8 +9,6 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from approvals import selectors as approval_selectors
-from approvals import services as approval_services
 from signals import services
 from signals.models import Instrument, Producer, Signal
 from signals.selectors import with_effective_status
@@ -18,7 +16,9 @@ from signals.selectors import with_effective_status
 PRODUCER_NAME = "demo-strategy"
 DAY = timedelta(days=1)
 
-# instrument, side, entry, stop loss, take profit, minutes ago, expires after (from now), decision.
+# instrument, side, entry, stop loss, take profit, minutes ago, expires after (from now), outcome:
+# "expire" here, a decision by demo/decisions.py (after the trader's bridge exists, so that an
+# approval becomes an order).
 # USDJPY expires last, so it is the one the demo decisions decide (they keep the
 # soonest-expiring pending): EURUSD and XAUUSD, which have demo candles, stay
 # pending. Stored oldest first, as a strategy sends them, so the feed (newest
@@ -35,6 +35,11 @@ DEMO_SIGNALS = [
 ]
 
 
+def decisions() -> dict[str, str]:
+    """The demo signals' own decisions, by instrument (demo/decisions.py makes them)."""
+    return {symbol: outcome for symbol, *_, outcome in DEMO_SIGNALS if outcome in ("approved", "rejected")}
+
+
 def load(*, stdout, users):
     trader = users["trader"]
     producer = Producer.objects.filter(name=PRODUCER_NAME).first()
@@ -47,10 +52,10 @@ def load(*, stdout, users):
     stdout.write(f"Demo producer {producer.name!r} (feed of {trader.username}): key id {producer.key_id}")
     stdout.write(f"  secret (valid until the next load_demo): {secret}")
     if not with_effective_status(Signal.objects.filter(producer=producer), Signal.Status.PENDING).exists():
-        _signals(producer, trader)
+        _signals(producer)
 
 
-def _signals(producer, trader):
+def _signals(producer):
     now = timezone.now()
     to_expire = []
     for version, (symbol, side, entry, stop, target, ago, expires, outcome) in enumerate(DEMO_SIGNALS, start=1):
@@ -62,10 +67,6 @@ def _signals(producer, trader):
         )
         if outcome == "expire":
             to_expire.append(signal)
-        elif outcome:
-            approval_services.decide_signal(user=trader, signal_id=str(signal.pk), decision=outcome,
-                                            consent_version=approval_selectors.current_consent().version,
-                                            reason="demo decision")
     if to_expire:
         # Up to an hour ago: NZDUSD (lapsed 10 minutes ago) stays stored as pending and reads as expired.
         services.expire_signals(now=now - timedelta(hours=1))

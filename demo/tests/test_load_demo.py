@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from approvals import selectors, services
 from approvals.models import Approval
+from execution.models import Order
 from signals import services as signal_services
 from signals.models import Instrument, Signal
 
@@ -76,3 +77,14 @@ def test_load_demo_never_decides_the_traders_own_producers_signals():
     call_command("load_demo", "--force", stdout=io.StringIO())
 
     assert not Approval.objects.filter(signal__in=mine).exists()
+
+
+def test_the_first_load_demo_makes_the_approved_gbpusd_signal_an_order_for_the_paper_bridge(settings):
+    # README, "What an operator sees": the demo's approved GBPUSD signal becomes
+    # an order the paper bridge then rejects. The decisions used to be made
+    # before the trader's bridge existed, so on a fresh database no order came of them.
+    settings.MARKET_HOURS_DEFAULT = "always"  # the demo is loaded on weekends too
+    call_command("load_demo", "--force", stdout=io.StringIO())
+    order = Order.objects.get(owner__username="trader", instrument__symbol="GBPUSD")
+    assert (order.status, order.reasons) == ("pending", [])
+    assert order.volume > 0  # sized from the paper broker's specs and the account's balance

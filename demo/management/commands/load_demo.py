@@ -13,9 +13,11 @@ DEMO_USERS = [
 ]
 
 # The demo data, loaded in this order because each builds on the ones before:
-# the trader's producer and signals, then decisions on some of them, then
-# candles and equity under them, then the trader's bridge. Each is `load(*, stdout, users)`.
-LOADERS = [signal_feed.load, decisions.load, market_data.load, execution.load]
+# the trader's producer and signals, then candles and equity under them, then
+# the trader's bridge (its account's history follows the equity), then
+# decisions on some of the signals, whose approvals become orders for that
+# bridge. Each is `load(*, stdout, users)`.
+LOADERS = [signal_feed.load, market_data.load, execution.load, decisions.load]
 
 
 class Command(BaseCommand):
