@@ -259,6 +259,7 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "delivery.schema.document_event_stream",
         "core.schema.document_problem_responses",
     ],
 }

@@ -57,3 +57,14 @@ def test_signed_calls_name_their_signature_scheme(schema):
     assert schemes["bridgeSignature"]["name"] == "X-Bridge-Id"
     assert schema["paths"]["/api/v1/signals/"]["post"]["security"] == [{"producerSignature": []}]
     assert schema["paths"]["/api/v1/bridge/poll"]["post"]["security"] == [{"bridgeSignature": []}]
+
+
+def test_the_event_stream_is_published_though_no_drf_view_serves_it(schema):
+    # A plain async view of the ASGI process (delivery/stream.py): clients
+    # generated from the schema must still find it, its resume and its token.
+    operation = schema["paths"]["/api/v1/events/stream/"]["get"]
+    assert operation["operationId"] == "events_stream" and operation["tags"] == ["events"]
+    assert {(p["in"], p["name"]) for p in operation["parameters"]} == {
+        ("header", "Last-Event-ID"), ("query", "last_event_id"), ("query", "token")}
+    assert "text/event-stream" in operation["responses"]["200"]["content"]
+    assert {"401", "421", "422", "429"} <= set(operation["responses"])
