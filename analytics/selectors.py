@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Max, QuerySet, Sum
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
@@ -119,47 +119,49 @@ def summary(*, subject: Subject, window: str, today: date | None = None) -> dict
             "days": returns.days, **_with_insufficient(_money(figures))}
 
 
-def daily(*, subject: Subject, window: str, today: date | None = None) -> list[dict]:
-    """Per UTC day: P&L (an account's: the change of equity less deposits
-    and withdrawals; a strategy's: its closed positions'), return, equity at
-    the day's last snapshot (an account's), positions closed."""
-    days = []
-    for row in _rows(subject.scope.scope, window_start(window, today)):
-        day = rollups.day_return(row)
-        if row.bridge_id is not None:
-            pnl, equity = (day[1] if day else None), row.close_equity
-        else:
-            pnl, equity = row.gross_profit + row.gross_loss, None
-        days.append({"date": row.day, "pnl": format_price(pnl, MONEY_DECIMALS),
-                     "return": float(day[0]) if day else None, "equity": format_price(equity, MONEY_DECIMALS),
-                     "trades": row.trades})
-    return days
+def daily(*, subject: Subject, window: str, today: date | None = None) -> QuerySet:
+    """The subject's days in the window, one rollup row each (the API pages
+    them newest first); `day_figures` reads one."""
+    return _rows(subject.scope.scope, window_start(window, today))
 
 
-def by_instrument(*, subject: Subject, window: str, today: date | None = None) -> list[dict]:
-    """The trade figures of each instrument the subject closed positions
-    of in the window, by symbol."""
-    scope = subject.scope
-    if not scope.scope:
-        return []
-    owned = {"bridge_id": scope.bridge_id} if scope.bridge_id is not None else {"producer_id": scope.producer_id}
-    folds, after = {}, {}
-    rows = DailyRollup.objects.filter(instrument__isnull=False, **owned).order_by("day")
-    if window == "all":
-        for totals in ScopeTotals.objects.filter(instrument__isnull=False, **owned):
-            after[totals.instrument_id] = totals.sealed_through or date.min
-            if totals.sealed_through:
-                folds[totals.instrument_id] = stats.Trades.from_json(totals.trades)
-        rows = [row for row in rows.filter(day__gt=min(after.values(), default=date.min))
-                if row.day > after.get(row.instrument_id, date.min)]
+def day_figures(row: DailyRollup) -> dict:
+    """A UTC day: P&L (an account's: the change of equity less deposits and
+    withdrawals; a strategy's: its closed positions'), return, equity at the
+    day's last snapshot (an account's), positions closed."""
+    day = rollups.day_return(row)
+    if row.bridge_id is not None:
+        pnl, equity = (day[1] if day else None), row.close_equity
     else:
-        rows = rows.filter(day__gte=window_start(window, today))
-    for row in rows:
-        folds[row.instrument_id] = folds.get(row.instrument_id, stats.Trades()).then(stats.Trades.of_row(row))
-    symbols = dict(Instrument.objects.filter(pk__in=folds).values_list("pk", "symbol"))
-    return sorted(({"instrument": symbols[instrument], **_with_insufficient(_money(stats.trade_figures(trades)))}
-                   for instrument, trades in folds.items() if trades.trades), key=lambda item: item["instrument"])
+        pnl, equity = row.gross_profit + row.gross_loss, None
+    return {"date": row.day, "pnl": format_price(pnl, MONEY_DECIMALS), "return": float(day[0]) if day else None,
+            "equity": format_price(equity, MONEY_DECIMALS), "trades": row.trades}
 
+
+def by_instrument(*, subject: Subject, window: str, today: date | None = None) -> tuple[QuerySet, dict]:
+    """The instruments the subject closed positions of in the window (the
+    API pages them by symbol), and the trade figures of each, by instrument id."""
+    scope = subject.scope
+    folds, after = {}, {}
+    if scope.scope:
+        owned = {"bridge_id": scope.bridge_id} if scope.bridge_id is not None else {"producer_id": scope.producer_id}
+        rows = DailyRollup.objects.filter(instrument__isnull=False, **owned).order_by("day")
+        if window == "all":
+            for totals in ScopeTotals.objects.filter(instrument__isnull=False, **owned):
+                after[totals.instrument_id] = totals.sealed_through or date.min
+                if totals.sealed_through:
+                    folds[totals.instrument_id] = stats.Trades.from_json(totals.trades)
+            rows = [row for row in rows.filter(day__gt=min(after.values(), default=date.min))
+                    if row.day > after.get(row.instrument_id, date.min)]
+        else:
+            rows = rows.filter(day__gte=window_start(window, today))
+        for row in rows:
+            folds[row.instrument_id] = folds.get(row.instrument_id, stats.Trades()).then(stats.Trades.of_row(row))
+    traded = {instrument: trades for instrument, trades in folds.items() if trades.trades}
+    instruments = Instrument.objects.filter(pk__in=traded)
+    return instruments, {instrument.pk: {"instrument": instrument.symbol,
+                                         **_with_insufficient(_money(stats.trade_figures(traded[instrument.pk])))}
+                         for instrument in instruments}
 
 
 # --- Charts -------------------------------------------------------------------------------

@@ -3,12 +3,14 @@ the caller's account, a staff member's look at another user's, a
 strategy's owner's look across its subscribers."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics import selectors
 from analytics.serializers import (AnalyticsQuerySerializer, DaySerializer, InstrumentFiguresSerializer,
                                    SummarySerializer)
+from core.pagination import NewestFirstCursorPagination
 
 NOT_FOUND = OpenApiResponse(description="No such producer of yours, or no such user (staff), or ?user= "
                                         "without being staff")
@@ -31,19 +33,37 @@ class SummaryView(APIView):
         return Response(SummarySerializer(selectors.summary(subject=subject, window=window)).data)
 
 
-class DailyView(APIView):
+class DayPagination(NewestFirstCursorPagination):
+    ordering = ("-day",)  # a subject has one row a day
+
+
+class InstrumentPagination(NewestFirstCursorPagination):
+    ordering = ("symbol",)  # instruments have no newest: by symbol
+
+
+class DailyView(ListAPIView):
+    serializer_class = DaySerializer
+    pagination_class = DayPagination
+
     @extend_schema(parameters=[AnalyticsQuerySerializer], responses={200: DaySerializer(many=True), 404: NOT_FOUND},
-                   summary="P&L, return, equity and closed positions per UTC day")
+                   summary="P&L, return, equity and closed positions per UTC day, newest first")
     def get(self, request):
         subject, window = _query(request)
-        return Response(DaySerializer(selectors.daily(subject=subject, window=window), many=True).data)
+        page = self.paginate_queryset(selectors.daily(subject=subject, window=window))
+        return self.get_paginated_response(DaySerializer([selectors.day_figures(row) for row in page],
+                                                         many=True).data)
 
 
-class ByInstrumentView(APIView):
+class ByInstrumentView(ListAPIView):
+    serializer_class = InstrumentFiguresSerializer
+    pagination_class = InstrumentPagination
+
     @extend_schema(parameters=[AnalyticsQuerySerializer],
                    responses={200: InstrumentFiguresSerializer(many=True), 404: NOT_FOUND},
-                   summary="Trade statistics per instrument over a window")
+                   summary="Trade statistics per instrument over a window, by symbol")
     def get(self, request):
         subject, window = _query(request)
-        return Response(InstrumentFiguresSerializer(selectors.by_instrument(subject=subject, window=window),
-                                                    many=True).data)
+        instruments, figures = selectors.by_instrument(subject=subject, window=window)
+        page = self.paginate_queryset(instruments)
+        return self.get_paginated_response(InstrumentFiguresSerializer([figures[instrument.pk] for instrument in page],
+                                                                       many=True).data)

@@ -58,6 +58,15 @@ def get(client, path, **params):
     return client.get(f"/api/v1/analytics/{path}/", params)
 
 
+def daily_of(client, **params) -> list[dict]:
+    """The daily answer's days, oldest first (it pages them newest first)."""
+    return get(client, "daily", page_size=200, **params).json()["results"][::-1]
+
+
+def instruments_of(client, **params) -> list[dict]:
+    return get(client, "by-instrument", **params).json()["results"]
+
+
 def test_the_summary_states_every_figure(account, alice):
     bridge, returns, pnls = account
     body = get(bearer(alice), "summary", window="all").json()
@@ -129,7 +138,7 @@ def test_sharpe_is_null_when_every_daily_return_is_the_same(alice):
     for index in range(1, 36):
         snapshot(bridge, day_start(40 - index) + timedelta(hours=20), equity="3000",
                  balance=str(3000 - 10 * index))
-    returns = {day["return"] for day in get(bearer(alice), "daily").json() if day["return"] is not None}
+    returns = {day["return"] for day in daily_of(bearer(alice)) if day["return"] is not None}
     assert len(returns) == 1
     body = get(bearer(alice), "summary").json()
     assert body["days"] == 35
@@ -139,7 +148,7 @@ def test_sharpe_is_null_when_every_daily_return_is_the_same(alice):
 
 def test_daily_answers_each_utc_day(account, alice):
     bridge, returns, pnls = account
-    days = get(bearer(alice), "daily", window="all").json()
+    days = daily_of(bearer(alice), window="all")
     assert len(days) == DAYS + 1  # the first evening is the base: no return yet
     first, *rest = days
     assert first["return"] is None or first["return"] == 0
@@ -154,13 +163,13 @@ def test_by_instrument_splits_the_trades(account, alice):
     bridge, _, pnls = account
     closed_trade(bridge, opened=day_start(1) + timedelta(hours=13), closed=day_start(1) + timedelta(hours=14),
                  profit="-7.5", instrument="XAUUSD")
-    items = get(bearer(alice), "by-instrument", window="all").json()
+    items = instruments_of(bearer(alice), window="all")
     assert [item["instrument"] for item in items] == ["EURUSD", "XAUUSD"]
     eurusd, gold = items
     assert eurusd["trades"] == 44 and Decimal(eurusd["net_profit"]) == sum(pnls)
     assert gold["trades"] == 1 and gold["losses"] == 1 and Decimal(gold["largest_loss"]) == D("-7.5")
     assert "win_rate" in gold["insufficient"] and gold["win_rate"] is None
-    assert get(bearer(alice), "by-instrument", window="30d").json()[0]["trades"] == 29
+    assert instruments_of(bearer(alice), window="30d")[0]["trades"] == 29
 
 
 def test_bad_parameters_are_a_problem_naming_the_field(alice):
@@ -217,7 +226,7 @@ def test_late_fills_and_snapshots_out_of_order_leave_the_rollups_as_the_records_
                  profit="-20")
     snapshot(bridge, day_start(1) + timedelta(hours=21), equity="1010", balance="1010")
     call_command("recompute_analytics")
-    days = get(bearer(alice), "daily").json()
+    days = daily_of(bearer(alice))
     # The first snapshot is the base; the late fill's 50 is P&L, not a deposit; the two losses count in order.
     assert [(day["pnl"], day["trades"]) for day in days] == [(None, 0), ("50.00", 1), ("-40.00", 2)]
     assert get(bearer(alice), "summary").json()["max_consecutive_losses"] == 2
@@ -252,11 +261,11 @@ def test_the_owner_sees_the_strategy_across_its_subscribers(strategy, alice, bob
     assert body["days"] == 3
     equity = {order.bridge_id: order.equity_at_sizing for order in orders}
     expected = [float((D(a) / equity[accounts[0].pk] + D(b) / equity[accounts[1].pk]) / 2) for a, b in profits]
-    days = get(bearer(olga), "daily", producer="trend-engine").json()
+    days = daily_of(bearer(olga), producer="trend-engine")
     assert [day["return"] for day in days] == pytest.approx(expected, rel=1e-9)
     assert [day["equity"] for day in days] == [None, None, None]
     assert body["total_return"] == pytest.approx(float(np.prod(1 + np.array(expected)) - 1), rel=1e-9)
-    items = get(bearer(olga), "by-instrument", producer="trend-engine").json()
+    items = instruments_of(bearer(olga), producer="trend-engine")
     assert [(item["instrument"], item["trades"]) for item in items] == [("EURUSD", 6)]
     # Others see no strategy of olga's, staff do.
     assert get(bearer(alice), "summary", producer="trend-engine").status_code == 404
@@ -271,7 +280,7 @@ def test_the_owner_sees_the_strategy_across_its_subscribers(strategy, alice, bob
 def test_expectancy_in_r_from_the_orders_initial_risk(strategy, alice):
     olga, producer, accounts, profits, orders = strategy
     alice_orders = [order for order in orders if order.bridge_id == accounts[0].pk]
-    body = get(bearer(alice), "by-instrument").json()[0]
+    body = instruments_of(bearer(alice))[0]
     assert body["trades"] == 4 and body["expectancy_r"] is None  # under 20 trades
     from analytics import selectors
 
@@ -403,3 +412,37 @@ def test_twenty_trades_of_a_strategy_give_its_ratios_and_expectancy_in_r(make_us
     assert body["days"] == 20 and body["sharpe"] is None and "sharpe" in body["insufficient"]
     assert body["insufficient"] == ["cagr", "volatility_annual", "sharpe", "sortino", "calmar", "recovery_factor"]
     assert get(bearer(alice), "summary").json()["expectancy_r"] == body["expectancy_r"]
+
+
+# --- the lists' pages -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three_days(alice):
+    bridge = open_account(alice)
+    snapshot(bridge, day_start(4) + timedelta(hours=20), equity="10000")
+    for index, profit in enumerate(["10", "-5", "7"]):
+        day = day_start(3 - index)
+        closed_trade(bridge, opened=day + timedelta(hours=9), closed=day + timedelta(hours=12), profit=profit)
+        snapshot(bridge, day + timedelta(hours=20), equity=str(10000 + index))
+    return bridge
+
+
+def test_daily_is_a_list_paged_newest_day_first(three_days, alice):
+    # Lists (docs/api.md#lists): `{"next", "previous", "results"}`, newest first, `?page_size=`.
+    response = bearer(alice).get("/api/v1/analytics/daily/", {"page_size": 2})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert isinstance(body, dict) and {"next", "previous", "results"} <= set(body), body
+    dates = [day["date"] for day in body["results"]]
+    assert dates == sorted(dates, reverse=True) and len(dates) == 2
+    assert dates[0] == str(day_start(1).date())
+    rest = bearer(alice).get(body["next"]).json()
+    assert [day["date"] for day in rest["results"]] == [str(day_start(3).date()), str(day_start(4).date())]
+    assert rest["next"] is None
+
+
+def test_by_instrument_is_a_list_paged_by_symbol(three_days, alice):
+    body = bearer(alice).get("/api/v1/analytics/by-instrument/").json()
+    assert isinstance(body, dict) and {"next", "previous", "results"} <= set(body), body
+    assert [item["instrument"] for item in body["results"]] == ["EURUSD"]
