@@ -290,7 +290,7 @@ class CommandAdmin(IdSearchMixin, ReadOnlyAdmin):
     show_full_result_count = False
     fields = ["id", "type", "status", "bridge", "instrument", "side", "volume_shown", "entry", "stop", "target",
               "expires_at", "client_order_id", "position_ticket", "reason", "broker_ticket", "error", "order_link",
-              "position_link", "created_at", "sent_at", "acked_at"]
+              "position_link", "created_at", "sent_at", "acked_at", "spent_at"]
     readonly_fields = fields
 
     volume_shown = amount_display("volume", "volume")

@@ -40,3 +40,12 @@ def request_close(position: Position, *, reason: str, now: datetime, volume: Dec
                                          meta={"command": str(command.pk), "reason": reason, "ticket": position.ticket,
                                                "volume": command.volume})
     return command
+
+
+def spend_closes(positions, *, now: datetime) -> None:
+    """The positions went flat: the closes asked for them are spent. A
+    ticket the broker opens again is a new life of its position, whose
+    close reason and drawdown close they must not decide."""
+    ids = [position.pk for position in positions]
+    if ids:
+        Command.objects.filter(position__in=ids, type=Command.Type.CLOSE, spent_at__isnull=True).update(spent_at=now)

@@ -48,7 +48,8 @@ def _close_open_positions(bridge: Bridge, *, now) -> None:
     its way opened after, and those whose close the broker rejected or
     failed (asked again on each snapshot while the account stays halted and
     they stay open)."""
-    asked = (Command.objects.filter(bridge=bridge, type=Command.Type.CLOSE, reason=Position.CloseReason.DRAWDOWN_GUARD)
+    asked = (Command.objects.filter(bridge=bridge, type=Command.Type.CLOSE, reason=Position.CloseReason.DRAWDOWN_GUARD,
+                                    spent_at__isnull=True)
              .exclude(status__in=closing.REFUSED_CLOSE_STATUSES))
     for position in (Position.objects.select_for_update(of=("self",))
                      .filter(bridge=bridge, status=Position.Status.OPEN)

@@ -298,6 +298,9 @@ class Command(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
     acked_at = models.DateTimeField(null=True, blank=True)
+    # A close's position went flat (by it or otherwise): it explains nothing
+    # of a later life of the ticket, should the broker open it again.
+    spent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

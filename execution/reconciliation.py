@@ -46,7 +46,7 @@ from django.utils import timezone
 
 from core.lookups import chunks
 from core.prices import format_price
-from execution import events, matching, metrics, selectors
+from execution import closing, events, matching, metrics, selectors
 from execution.models import (
     AccountSnapshot,
     Bridge,
@@ -211,6 +211,7 @@ def _close_in_the_books(run: _Run, *, at: datetime, now: datetime) -> None:
         position.close_time, position.volume, position.unrealized_pnl = at, Decimal(0), None
         position.missed_snapshots, position.updated_at = run.closing[position.pk], now
     Position.objects.bulk_update(run.closed, CLOSE_FIELDS, batch_size=BATCH_SIZE)
+    closing.spend_closes(run.closed, now=now)
 
 
 def _place_the_unknown(bridge, unknown, orders, run, *, open_tickets, sent_before, opened_before, now) -> None:

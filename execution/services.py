@@ -448,6 +448,7 @@ def record_fills(*, bridge: Bridge, fills: list[dict]) -> tuple[int, int]:
             return 0, len(fills)
         positions = _positions_for_fills(bridge, new)
         position_changes = _rebuild_positions(bridge, positions, new, now=now)
+        closing.spend_closes(position_changes.closed, now=now)
         insert_all(list(new.values()))  # no conflict: the bridge's lock keeps `new` new
         transitions, late_positions = _settle_orders(new.values(), now=now)
         for position, late_volume in late_positions.items():
@@ -645,12 +646,12 @@ def _counted(position: Position) -> dict:
 
 
 def _requested_close_reasons(positions) -> dict:
-    """Why the platform asked each position to be closed, if it did and the
-    broker has not refused."""
+    """Why the platform asked each position to be closed in its current life,
+    if it did and the broker has not refused."""
     ids = [position.pk for position in positions if position.status == Position.Status.OPEN]
     reasons = {}
     for chunk in chunks(ids):
-        reasons.update(Command.objects.filter(position__in=chunk, type=Command.Type.CLOSE)
+        reasons.update(Command.objects.filter(position__in=chunk, type=Command.Type.CLOSE, spent_at__isnull=True)
                        .exclude(status__in=closing.REFUSED_CLOSE_STATUSES)
                        .order_by("created_at").values_list("position_id", "reason"))
     return reasons

@@ -99,6 +99,27 @@ def test_a_drawdown_close_the_broker_refused_is_asked_again_while_halted(alice, 
     assert (again["type"], again["reason"], again["id"] != close["id"]) == ("close", "drawdown_guard", True)
 
 
+def test_a_ticket_the_broker_opens_again_while_halted_gets_a_drawdown_close_of_its_own(alice, signed,
+                                                                                     time_machine):
+    time_machine.move_to(TUESDAY, tick=True)
+    send_specs(signed)
+    ok(signed.post("fills", {"fills": [fill_json("in-1", position_ticket="9001")]}))
+    held = {"ticket": "9001", "client_order_id": None, "instrument": "EURUSD", "side": "buy", "volume": "0.10",
+            "open_price": "1.08450", "open_time": rfc3339(TUESDAY - timedelta(hours=1)), "profit": "0"}
+    report(signed, "10000", positions=[held])
+    report(signed, "7900", positions=[{**held, "profit": "-2100"}])  # 21 % below the peak: halted
+    [close] = ok(signed.post("poll"))["commands"]
+    ok(signed.post("ack", {"command": close["id"], "status": "executed", "broker_ticket": "9001"}))
+    ok(signed.post("fills", {"fills": [fill_json("out-1", position_ticket="9001", entry="out", side="sell")]}))
+
+    # The broker opens the ticket again (by hand): the spent close of its first life asks nothing of it.
+    time_machine.move_to(TUESDAY + timedelta(minutes=1), tick=True)
+    ok(signed.post("fills", {"fills": [fill_json("in-2", position_ticket="9001")]}))
+    report(signed, "7800", positions=[{**held, "profit": "-100"}])
+    [again] = ok(signed.post("poll"))["commands"]
+    assert (again["type"], again["reason"], again["id"] != close["id"]) == ("close", "drawdown_guard", True)
+
+
 def test_a_loss_under_the_limit_changes_nothing(alice, signed, consent_v1, make_signal, time_machine):
     time_machine.move_to(TUESDAY, tick=True)
     send_specs(signed)
