@@ -81,15 +81,23 @@ def test_a_halt_outlasts_the_day_and_the_owners_resume(alice, signed, consent_v1
     assert decision(approve(alice, make_signal(alice))) == ("denied", ["halted"])
 
 
-def test_a_drawdown_close_the_broker_refused_is_asked_again_while_halted(alice, signed, time_machine):
+def halted_with_a_drawdown_close(signed, time_machine) -> tuple[dict, dict]:
+    """An account halted 21 % below its peak with one position open (ticket
+    9001): the position as the broker reports it, and the drawdown close
+    the guard asked for it, polled."""
     time_machine.move_to(TUESDAY, tick=True)
     send_specs(signed)
     ok(signed.post("fills", {"fills": [fill_json("in-1", position_ticket="9001")]}))
     held = {"ticket": "9001", "client_order_id": None, "instrument": "EURUSD", "side": "buy", "volume": "0.10",
             "open_price": "1.08450", "open_time": rfc3339(TUESDAY - timedelta(hours=1)), "profit": "0"}
     report(signed, "10000", positions=[held])
-    report(signed, "7900", positions=[{**held, "profit": "-2100"}])  # 21 % below the peak: halted
+    report(signed, "7900", positions=[{**held, "profit": "-2100"}])
     [close] = ok(signed.post("poll"))["commands"]
+    return held, close
+
+
+def test_a_drawdown_close_the_broker_refused_is_asked_again_while_halted(alice, signed, time_machine):
+    held, close = halted_with_a_drawdown_close(signed, time_machine)
     ok(signed.post("ack", {"command": close["id"], "status": "rejected", "error": "requote"}))
 
     time_machine.move_to(TUESDAY + timedelta(minutes=1), tick=True)
@@ -101,14 +109,7 @@ def test_a_drawdown_close_the_broker_refused_is_asked_again_while_halted(alice, 
 
 def test_a_ticket_the_broker_opens_again_while_halted_gets_a_drawdown_close_of_its_own(alice, signed,
                                                                                      time_machine):
-    time_machine.move_to(TUESDAY, tick=True)
-    send_specs(signed)
-    ok(signed.post("fills", {"fills": [fill_json("in-1", position_ticket="9001")]}))
-    held = {"ticket": "9001", "client_order_id": None, "instrument": "EURUSD", "side": "buy", "volume": "0.10",
-            "open_price": "1.08450", "open_time": rfc3339(TUESDAY - timedelta(hours=1)), "profit": "0"}
-    report(signed, "10000", positions=[held])
-    report(signed, "7900", positions=[{**held, "profit": "-2100"}])  # 21 % below the peak: halted
-    [close] = ok(signed.post("poll"))["commands"]
+    held, close = halted_with_a_drawdown_close(signed, time_machine)
     ok(signed.post("ack", {"command": close["id"], "status": "executed", "broker_ticket": "9001"}))
     ok(signed.post("fills", {"fills": [fill_json("out-1", position_ticket="9001", entry="out", side="sell")]}))
 
