@@ -140,7 +140,8 @@ def day_figures(row: DailyRollup) -> dict:
 
 def by_instrument(*, subject: Subject, window: str, today: date | None = None) -> tuple[QuerySet, dict]:
     """The instruments the subject closed positions of in the window (the
-    API pages them by symbol), and the trade figures of each, by instrument id."""
+    API pages them, the platform's newest instrument first), and the trade
+    figures of each, by instrument id."""
     scope = subject.scope
     folds, after = {}, {}
     if scope.scope:

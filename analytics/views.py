@@ -8,9 +8,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics import selectors
+from analytics.models import DailyRollup
 from analytics.serializers import (AnalyticsQuerySerializer, DaySerializer, InstrumentFiguresSerializer,
                                    SummarySerializer)
 from core.pagination import NewestFirstCursorPagination
+from signals.models import Instrument
 
 NOT_FOUND = OpenApiResponse(description="No such producer of yours, or no such user (staff), or ?user= "
                                         "without being staff")
@@ -38,10 +40,11 @@ class DayPagination(NewestFirstCursorPagination):
 
 
 class InstrumentPagination(NewestFirstCursorPagination):
-    ordering = ("symbol",)  # instruments have no newest: by symbol
+    ordering = ("-id",)  # the newest instrument of the platform first
 
 
 class DailyView(ListAPIView):
+    queryset = DailyRollup.objects.none()  # the schema's; `get` reads the subject's days
     serializer_class = DaySerializer
     pagination_class = DayPagination
 
@@ -55,12 +58,13 @@ class DailyView(ListAPIView):
 
 
 class ByInstrumentView(ListAPIView):
+    queryset = Instrument.objects.none()  # the schema's; `get` reads the instruments traded
     serializer_class = InstrumentFiguresSerializer
     pagination_class = InstrumentPagination
 
     @extend_schema(parameters=[AnalyticsQuerySerializer],
                    responses={200: InstrumentFiguresSerializer(many=True), 404: NOT_FOUND},
-                   summary="Trade statistics per instrument over a window, by symbol")
+                   summary="Trade statistics per instrument over a window")
     def get(self, request):
         subject, window = _query(request)
         instruments, figures = selectors.by_instrument(subject=subject, window=window)

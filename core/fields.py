@@ -51,7 +51,12 @@ class StrictDecimalField(serializers.DecimalField):
     def to_internal_value(self, data):
         if not (_is_json_integer(data) or isinstance(data, str) and PLAIN_DECIMAL.fullmatch(data)):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        value = super().to_internal_value(data)
+        if not stored_exactly(value):
+            raise serializers.ValidationError(
+                f"Must have at most {SQLITE_SIGNIFICANT_DIGITS} significant digits: this server runs on the "
+                f"embedded SQLite database, which would round more (PostgreSQL keeps them all).")
+        return value
 
 
 class StrictDecimalFieldSchema(OpenApiSerializerFieldExtension):
@@ -79,10 +84,6 @@ class AmountField(StrictDecimalField):
         value = super().to_internal_value(data)
         if self.positive and value <= 0:
             raise serializers.ValidationError("Must be greater than 0.")
-        if not stored_exactly(value):
-            raise serializers.ValidationError(
-                f"Must have at most {SQLITE_SIGNIFICANT_DIGITS} significant digits: this server runs on the "
-                f"embedded SQLite database, which would round more (PostgreSQL keeps them all).")
         return value
 
 

@@ -10,6 +10,8 @@ import socket
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -25,6 +27,11 @@ USER_AGENT = "tradeplatform-webhooks/1"
 ANSWER_READ_BYTES = 64 * 1024  # read and dropped so the connection can serve the next attempt
 POOLS_KEPT = 64
 CONNECT_TIMEOUT_SECONDS = 5
+COULD_NOT_CONNECT = "Could not connect (refused or unreachable)."
+# Host names are resolved here, so that the attempt's time limit bounds a
+# slow DNS answer too (getaddrinfo has no timeout of its own): past the
+# limit the attempt fails and the thread finishes its lookup on its own.
+_resolver = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook-resolve")
 
 
 @dataclass(frozen=True)
@@ -210,32 +217,39 @@ _pools = _Pools()
 
 def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
     """The attempt, `timeout` seconds at most from first to last: resolving
-    the host, connecting, sending and reading the answer."""
+    the host, connecting (to each of its addresses in turn while one refuses
+    or cannot be reached), sending and reading the answer."""
     started = time.monotonic()
+    too_late = f"No answer within {timeout:g} s."
 
     def outcome(status_code=None, error=""):
         return Outcome(status_code=status_code, error=error, duration_ms=round((time.monotonic() - started) * 1000))
 
     try:
         scheme, host, port = target_of(url)
-        address = resolve(host, port)[0]
+        addresses = _resolver.submit(resolve, host, port).result(timeout=timeout)
     except RefusedTarget as refused:
         return outcome(error=str(refused))
+    except FutureTimeout:  # the resolver's thread finishes on its own; the attempt does not wait for it
+        return outcome(error=too_late)
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     default_port = port == (443 if scheme == "https" else 80)
     host_header = (f"[{host}]" if ":" in host else host) + ("" if default_port else f":{port}")
-    pool = _pools.get(scheme, address, port, host)
-    remaining = timeout - (time.monotonic() - started)
-    if remaining <= 0:  # resolving the host took it all
-        return outcome(error=f"No answer within {timeout:g} s.")
-    _attempt.deadline = deadline = _Deadline(remaining)
-    try:
-        status_code, error = _exchange(pool, path, body=body, headers={**headers, "Host": host_header},
-                                       timeout=remaining, deadline=deadline,
-                                       too_late=f"No answer within {timeout:g} s.")
-    finally:
-        deadline.end()
+    status_code, error = None, too_late
+    for address in addresses:
+        remaining = timeout - (time.monotonic() - started)
+        if remaining <= 0:
+            return outcome(error=too_late)
+        pool = _pools.get(scheme, address, port, host)
+        _attempt.deadline = deadline = _Deadline(remaining)
+        try:
+            status_code, error = _exchange(pool, path, body=body, headers={**headers, "Host": host_header},
+                                           timeout=remaining, deadline=deadline, too_late=too_late)
+        finally:
+            deadline.end()
+        if error != COULD_NOT_CONNECT:
+            break
     return outcome(status_code, error)
 
 
@@ -248,7 +262,7 @@ def _exchange(pool, path: str, *, body: bytes, headers: dict[str, str], timeout:
             redirect=False, retries=False, assert_same_host=False, preload_content=False,
             timeout=urllib3.Timeout(total=timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS)))
     except NewConnectionError:  # urllib3 makes it a kind of connect timeout: it is not one
-        return None, "Could not connect (refused or unreachable)."
+        return None, COULD_NOT_CONNECT
     except TimeoutError:
         return None, too_late
     except HTTPError as failure:  # the deadline's shutdown looks like a connection closed

@@ -16,7 +16,7 @@ def visible_endpoints(*, user) -> QuerySet[WebhookEndpoint]:
 
 def endpoint_deliveries(*, endpoint: WebhookEndpoint) -> QuerySet[Delivery]:
     """The endpoint's deliveries with their events and attempts, in one query each per page."""
-    return (Delivery.objects.filter(endpoint=endpoint).select_related("event")
+    return (Delivery.objects.filter(endpoint=endpoint).select_related("event", "endpoint")
             .prefetch_related(Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("started_at", "id"))))
 
 

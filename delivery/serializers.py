@@ -5,6 +5,7 @@ naming `url`, and nothing is stored."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.fields import StrictIntegerField
 from delivery import addresses
 from delivery.models import URL_MAX_LENGTH, Delivery, DeliveryAttempt, EventType, WebhookEndpoint
 from delivery.services import DEFAULT_GRACE_SECONDS
@@ -67,7 +68,7 @@ class WebhookUpdateSerializer(serializers.Serializer):
 
 
 class RotateSecretSerializer(serializers.Serializer):
-    grace_seconds = serializers.IntegerField(
+    grace_seconds = StrictIntegerField(
         min_value=0, max_value=MAX_GRACE_SECONDS, default=DEFAULT_GRACE_SECONDS,
         help_text="How long deliveries are signed with the old secret too; 0 ends it at once.")
 
@@ -103,10 +104,13 @@ class DeliverySerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_next_attempt_at(self, delivery):
-        """When it is due again; null once it succeeded or failed for good."""
+        """When it is tried again (not before its endpoint's rest ends); null
+        once it succeeded or failed for good."""
         if delivery.status != Delivery.Status.PENDING:
             return None
-        return serializers.DateTimeField().to_representation(delivery.next_attempt_at)
+        resting_until = delivery.endpoint.paused_until
+        due = max(delivery.next_attempt_at, resting_until) if resting_until else delivery.next_attempt_at
+        return serializers.DateTimeField().to_representation(due)
 
 
 class StreamTokenSerializer(serializers.Serializer):

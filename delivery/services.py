@@ -16,7 +16,7 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -376,11 +376,14 @@ def next_due_in(*, now: datetime | None = None) -> float | None:
 
 def prune_events(*, now: datetime | None = None) -> int:
     """Deletes events older than EVENT_RETENTION_DAYS with their deliveries
-    and attempts, in batches; returns how many events."""
+    and attempts, in batches; returns how many events. An event with a
+    delivery still pending (retried, or redelivered late) stays until it is
+    done: a delivery is never lost."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.EVENT_RETENTION_DAYS)
+    done = Event.objects.filter(created_at__lt=cutoff).exclude(
+        Exists(Delivery.objects.filter(event=OuterRef("pk"), status=Delivery.Status.PENDING)))
     total = 0
-    while ids := list(Event.objects.filter(created_at__lt=cutoff).order_by("id").values_list("id", flat=True)[
-                      :PRUNE_BATCH]):
+    while ids := list(done.order_by("id").values_list("id", flat=True)[:PRUNE_BATCH]):
         with transaction.atomic():
             DeliveryAttempt.objects.filter(delivery__event_id__in=ids).delete()
             Delivery.objects.filter(event_id__in=ids).delete()

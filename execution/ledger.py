@@ -50,6 +50,7 @@ class PositionFigures:
     commission: Decimal
     swap: Decimal
     order_id: UUID | None  # of the first in fill that names an order
+    flat_fill_id: str | None = None  # of the last out fill that left nothing open (the end of a life)
 
     @property
     def closed(self) -> bool:
@@ -85,7 +86,7 @@ def fold(fills: Sequence[FillLike]) -> PositionFigures:
     is closed than was open at that moment."""
     ordered = chronological(fills)
     volume = opened = closed = opened_value = closed_value = money = commission = swap = Decimal(0)
-    first_in = close_time = order_id = None
+    first_in = close_time = order_id = flat_fill_id = None
     for index, fill in enumerate(ordered):
         if fill.entry == IN:
             volume += fill.volume
@@ -100,6 +101,8 @@ def fold(fills: Sequence[FillLike]) -> PositionFigures:
             closed += fill.volume
             closed_value += fill.volume * fill.price
             close_time = fill.time
+            if volume == 0:
+                flat_fill_id = fill.fill_id
         money += fill.profit + fill.commission + fill.swap
         commission += fill.commission
         swap += fill.swap
@@ -107,7 +110,7 @@ def fold(fills: Sequence[FillLike]) -> PositionFigures:
         side=first_in.side, volume=volume, opened_volume=opened, open_price=_average(opened_value, opened),
         open_time=first_in.time, close_price=_average(closed_value, closed) if closed else None,
         close_time=close_time if volume == 0 else None, realized_pnl=money, commission=commission, swap=swap,
-        order_id=order_id,
+        order_id=order_id, flat_fill_id=flat_fill_id,
     )
 
 

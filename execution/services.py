@@ -448,7 +448,7 @@ def record_fills(*, bridge: Bridge, fills: list[dict]) -> tuple[int, int]:
             return 0, len(fills)
         positions = _positions_for_fills(bridge, new)
         position_changes = _rebuild_positions(bridge, positions, new, now=now)
-        closing.spend_closes(position_changes.closed, now=now)
+        closing.spend_closes(position_changes.went_flat, now=now)
         insert_all(list(new.values()))  # no conflict: the bridge's lock keeps `new` new
         transitions, late_positions = _settle_orders(new.values(), now=now)
         for position, late_volume in late_positions.items():
@@ -549,6 +549,9 @@ def _positions_for_fills(bridge: Bridge, new: dict[int, Fill]) -> dict[str, Posi
 class _PositionChanges:
     opened: list[Position] = field(default_factory=list)
     closed: list[Position] = field(default_factory=list)
+    # Stored before, and left with nothing open by a new fill (closed, or
+    # closed and opened again): the closes asked so far are spent.
+    went_flat: list[Position] = field(default_factory=list)
     # Closed before and changed since: (position, its close time and order id before).
     revised: list[tuple[Position, datetime, uuid.UUID | None]] = field(default_factory=list)
 
@@ -624,6 +627,8 @@ def _rebuild_positions(bridge: Bridge, positions: dict[str, Position], new: dict
             updated.append(position)
         _apply_figures(position, figures, order=orders.get(figures.order_id), requested=requested.get(position.pk),
                        now=now)
+        if not is_new and figures.flat_fill_id in index_of:  # a new position has no close asked yet
+            changes.went_flat.append(position)
         if position.status == Position.Status.CLOSED and (is_new or was_open):
             changes.closed.append(position)
         elif was_closed and _counted(position) != before:

@@ -252,3 +252,17 @@ def test_a_correction_written_by_a_host_whose_clock_is_behind_still_moves_the_da
     upsert_candles(instrument=eurusd, timeframe="H1", candles=[{**rows[0], "close": rows[0]["low"]}])
 
     assert selectors.candles_version(instrument=eurusd, timeframe="H1") != before
+
+
+def test_a_candle_volume_is_stored_digit_for_digit_or_refused_naming_the_field(signed):
+    # docs/api.md: on SQLite a decimal of more than 15 significant digits is a 422 naming the field,
+    # "where PostgreSQL stores it digit for digit". The candle's volume (24 digits, 8 places) is a decimal too.
+    rows = as_json(candle_rows(1))
+    rows[0]["volume"] = "1234567890123.12345678"  # 21 significant digits
+    response = signed.post(CANDLES, {"instrument": "EURUSD", "timeframe": "H1", "candles": rows})
+    if connection.vendor == "sqlite":
+        assert (response.status_code, list(response.json()["errors"])) == (422, ["candles.0.volume"])
+        assert not Candle.objects.exists()
+    else:
+        assert response.status_code == 200, response.content
+        assert Candle.objects.get().volume == Decimal("1234567890123.12345678")

@@ -11,12 +11,13 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from huey.contrib.djhuey import HUEY
 from prometheus_client import REGISTRY
 
 from audit.models import AuditEntry
 from delivery import services
-from delivery.models import Delivery, DeliveryAttempt, WebhookEndpoint
+from delivery.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from delivery.tests.conftest import free_port, make_event
 from tests.fixtures import bearer
 
@@ -332,3 +333,81 @@ def test_an_attempt_that_raises_fails_its_own_delivery_only(alice, bob, make_rec
     failed = DeliveryAttempt.objects.get(delivery__endpoint__owner=alice)
     assert (failed.status_code, failed.error) == (None, "The attempt failed on the platform's side.")
     assert "UnicodeEncodeError" in caplog.text and "token" not in caplog.text
+
+
+def port_of(receiver) -> int:
+    return int(receiver.url.split(":")[2].split("/")[0])
+
+
+@pytest.fixture
+def fake_dns(monkeypatch):
+    """hooks.example.com resolves to what `answers` holds (a list of IPs), after `delay` seconds."""
+    real = socket.getaddrinfo
+    state = {"answers": ["127.0.0.1"], "delay": 0}
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != "hooks.example.com":
+            return real(host, port, *args, **kwargs)
+        time.sleep(state["delay"])
+        return [info for address in state["answers"] for info in real(address, port, *args, **kwargs)]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return state
+
+
+def test_pruning_never_drops_a_delivery_that_is_still_being_retried(alice, receiver, endpoint_for, settings):
+    """A delivery is 'never lost' and retried 'for at least a day' (contract 13): the hourly
+    prune must not delete an undelivered one because its event passed EVENT_RETENTION_DAYS."""
+    endpoint_for(alice, receiver.url)
+    event = make_event(alice)
+    # The event is 30 minutes short of the retention when its delivery is (re)sent; the receiver is down.
+    Event.objects.filter(pk=event.pk).update(
+        created_at=timezone.now() - timedelta(days=settings.EVENT_RETENTION_DAYS) + timedelta(minutes=30))
+    receiver.answer = 503
+    services.send_due()
+    assert Delivery.objects.get().status == "pending"  # retries follow for another day
+    services.prune_events(now=timezone.now() + timedelta(hours=1))  # the next hourly prune
+    assert Delivery.objects.filter(status="pending").count() == 1
+
+
+def test_next_attempt_at_says_when_a_resting_endpoint_is_tried_again(alice, receiver, endpoint_for):
+    """docs/api.md: a pending delivery shows `next_attempt_at`; while its endpoint rests after the
+    receiver failed as a whole (up to 10 h), nothing is attempted before the rest ends."""
+    endpoint, _ = endpoint_for(alice, receiver.url)
+    receiver.answer = 500
+    for _ in range(3):
+        make_event(alice)
+    services.send_due()  # one attempt fails; the endpoint rests, the other two wait untried
+    resting_until = WebhookEndpoint.objects.get().paused_until
+    assert resting_until is not None
+    listed = bearer(alice).get(f"/api/v1/webhooks/{endpoint.pk}/deliveries/").json()["results"]
+    assert [d["status"] for d in listed] == ["pending"] * 3
+    assert services.claim_due() == []  # indeed nothing is attempted now
+    for delivery in listed:
+        assert parse_datetime(delivery["next_attempt_at"]) >= resting_until - timedelta(seconds=1), delivery
+
+
+def test_a_slow_dns_answer_counts_against_the_attempts_time_limit(alice, receiver, endpoint_for, fake_dns,
+                                                                   settings):
+    """docs/api.md#webhooks: WEBHOOK_TIMEOUT_SECONDS is 'for the whole attempt: resolving, connecting,
+    sending and reading the answer'."""
+    endpoint_for(alice, f"http://hooks.example.com:{port_of(receiver)}/in")
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
+    fake_dns["delay"] = 3
+    make_event(alice)
+    started = time.monotonic()
+    services.send_due()
+    assert time.monotonic() - started < 1.5
+    assert DeliveryAttempt.objects.get().duration_ms < 1500
+
+
+def test_a_host_with_several_addresses_is_reached_at_a_live_one(alice, receiver, endpoint_for, fake_dns, settings):
+    """A receiver's name with two allowed addresses (DNS round robin), one of them down: every other HTTP
+    client tries the next address; the sender fails every attempt (and in the end disables the endpoint)."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    endpoint_for(alice, f"http://hooks.example.com:{port_of(receiver)}/in")
+    fake_dns["answers"] = ["127.0.0.2", "127.0.0.1"]  # nothing listens on 127.0.0.2
+    make_event(alice)
+    services.send_due()
+    delivery = Delivery.objects.get()
+    assert delivery.status == "succeeded", delivery.last_error

@@ -234,3 +234,13 @@ def test_the_console_shows_an_endpoints_origin_never_its_token(alice, receiver, 
     listed = client.get(pages[0], {"q": "receivers-own-secret"}).content.decode()
     assert str(endpoint.pk) not in listed
     assert client.get(pages[0], {"url__contains": "receivers-own"}).status_code == 400
+
+
+@pytest.mark.parametrize("grace", [60.0, "60.0"], ids=["json-float", "decimal-string"])
+def test_a_rotations_grace_seconds_as_a_float_is_a_422(alice, receiver, grace):
+    # docs/api.md: integers are JSON integers or strings of ASCII digits; a JSON float, even 60.0, is a 422.
+    endpoint_id = create(alice, receiver.url).json()["id"]
+    response = bearer(alice).post(f"/api/v1/webhooks/{endpoint_id}/rotate-secret/", {"grace_seconds": grace},
+                                  format="json")
+    assert response.status_code == 422, response.content
+    assert list(response.json()["errors"]) == ["grace_seconds"]

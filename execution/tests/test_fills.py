@@ -296,3 +296,31 @@ def test_a_ticket_opened_again_closes_with_its_own_reason_not_its_earlier_lifes(
     # Every out fill at or below the 1.08100 stop: (0.28 x 1.081 + 0.10 x 1.0805) / 0.38.
     assert (position.status, position.close_price) == ("closed", D("1.08086842"))
     assert position.close_reason == "stop_loss"
+
+
+def test_a_ticket_closed_and_opened_again_in_one_fills_call_does_not_inherit_its_first_lifes_close(
+        alice, bridge, specs, snapshot, place, settings):
+    # As the test above, but the bridge reports the first life's close and the
+    # second life's open in one call (a batch, as bridges send).
+    settings.MARKET_HOURS_DEFAULT = "always"
+    order = place(alice)  # buy 0.28 EURUSD, stop 1.08100
+    t0 = timezone.now() - timedelta(minutes=30)
+    services.record_fills(bridge=bridge, fills=[fill("a1", client_order_id=order.client_order_id, volume="0.28",
+                                                     time=t0)])
+    position = Position.objects.get()
+    command = services.request_position_close(user=alice, position_id=str(position.pk))
+    services.poll_commands(bridge=bridge)
+    services.acknowledge_command(bridge=bridge, command_id=command.pk, status="executed", broker_ticket="9001")
+    services.record_fills(bridge=bridge, fills=[
+        fill("a2", entry="out", side="sell", volume="0.28", price="1.08100", profit="-98",
+             time=t0 + timedelta(minutes=1)),
+        fill("a3", volume="0.10", price="1.08450", time=t0 + timedelta(minutes=2)),
+    ])
+    position.refresh_from_db()
+    assert position.status == "open"
+
+    services.record_fills(bridge=bridge, fills=[fill("a4", entry="out", side="sell", volume="0.10", price="1.08050",
+                                                     profit="-40", time=t0 + timedelta(minutes=3))])
+    position.refresh_from_db()
+    assert position.status == "closed"
+    assert position.close_reason == "stop_loss"  # the broker's stop, not the user's close of the first life

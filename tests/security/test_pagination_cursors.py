@@ -5,7 +5,7 @@ cursor-paginated list, and nothing is logged as a crash."""
 
 import base64
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -51,7 +51,7 @@ TAMPERED = {
 
 LISTS = ["/api/v1/signals/", "/api/v1/approvals/", "/api/v1/audit/", "/api/v1/orders/", "/api/v1/positions/",
          "/api/v1/reconciliation/", "/api/v1/producers/", "/api/v1/subscriptions/", "/api/v1/webhooks/",
-         "/api/v1/webhooks/{id}/deliveries/"]
+         "/api/v1/webhooks/{id}/deliveries/", "/api/v1/analytics/daily/", "/api/v1/analytics/by-instrument/"]
 
 
 @pytest.fixture
@@ -76,17 +76,22 @@ def lists(alice, bob, operator, alice_bridge, alice_approval, alice_engine, bob_
     assert bearer(alice).post("/api/v1/approvals/", {"signal": second.json()["id"], "decision": "approved",
                                                      "consent_version": consent_version},
                               format="json").status_code == 201
+    now = datetime.now(UTC)
+    # Positions of two instruments, closed (the analytics' rows: a day each, an instrument each).
     execution_services.record_fills(bridge=alice_bridge, fills=[
-        {"fill_id": ticket, "client_order_id": None, "ticket": None, "position_ticket": ticket,
-         "instrument": "EURUSD", "side": "buy", "entry": "in", "volume": Decimal("0.10"),
-         "price": Decimal("1.08450"), "time": datetime.now(UTC), "commission": Decimal(0), "swap": Decimal(0),
-         "profit": Decimal(0)} for ticket in ("1", "2")])
-    for second in (1, 2):  # two reconciliation runs
+        {"fill_id": f"{ticket}-{entry}", "client_order_id": None, "ticket": None, "position_ticket": ticket,
+         "instrument": instrument, "side": "buy" if entry == "in" else "sell", "entry": entry,
+         "volume": Decimal("0.10"), "price": price, "time": now - timedelta(days=days, minutes=minutes),
+         "commission": Decimal(0), "swap": Decimal(0), "profit": Decimal(0)}
+        for ticket, instrument, price, days in (("1", "EURUSD", Decimal("1.08450"), 1),
+                                                ("2", "XAUUSD", Decimal("2400.00"), 0))
+        for entry, minutes in (("in", 10), ("out", 5))])
+    for days in (1, 0):  # two reconciliation runs, on two days
         execution_services.record_account_snapshot(
-            bridge=alice_bridge, time=datetime.now(UTC).replace(second=second), currency="USD",
+            bridge=alice_bridge, time=now - timedelta(days=days), currency="USD",
             balance=Decimal(10000), equity=Decimal(10000), margin_free=Decimal(10000), positions=[])
     paths = [path.format(id=endpoint.pk) for path in LISTS]
-    return dict(zip(paths, [bearer(alice), bearer(alice), bearer(operator), *[bearer(alice)] * 7], strict=True))
+    return dict(zip(paths, [bearer(alice), bearer(alice), bearer(operator), *[bearer(alice)] * 9], strict=True))
 
 
 def test_these_are_every_cursor_paginated_list_and_the_schema_documents_the_400():
@@ -117,7 +122,9 @@ def test_the_servers_own_cursors_still_walk_every_list(lists):
         while url:
             page = client.get(url)
             assert page.status_code == 200, (path, page.content)
-            seen += [row.get("id", row.get("name")) for row in page.json()["results"]]
+            # A row's identity: its id, or a producer's name, an analytics day's date, an instrument's symbol.
+            seen += [next(row[key] for key in ("id", "name", "date", "instrument") if key in row)
+                     for row in page.json()["results"]]
             previous, url = page.json()["previous"], page.json()["next"]
         assert len(seen) == len(set(seen)) >= 2, path
         assert client.get(previous).status_code == 200  # a reversed cursor too
