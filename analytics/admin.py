@@ -2,6 +2,7 @@
 one sortable table (read-only; the rollups are derived data)."""
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 
 from analytics import selectors
@@ -15,6 +16,8 @@ COLUMNS = (("trades", "Trades"), ("win_rate", "Win rate"), ("profit_factor", "Pr
 @admin.register(StrategyLeaderboard)
 class StrategyLeaderboardAdmin(ReadOnlyAdmin):
     def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         order = request.GET.get("o", "sharpe")
         order = order if order in dict(COLUMNS) else "sharpe"
         descending = request.GET.get("dir") != "asc"

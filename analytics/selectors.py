@@ -3,17 +3,19 @@ strategy across its subscribers' accounts) and what the daily rollups say
 over a window. A summary reads the window's rows (at most one per day), or
 for `all` the scope's totals and the few days after them."""
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
 from analytics import rollups, stats
 from analytics.models import DailyRollup, ScopeTotals
+from core.lookups import LOOKUP_CHUNK, chunks
 from core.prices import format_price
 from execution.models import Bridge
 from signals.models import Instrument, Producer
@@ -83,15 +85,32 @@ def _rows(scope: str, start: date | None):
     return (rows.filter(day__gte=start) if start else rows).order_by("day")
 
 
+def _sealed(totals: ScopeTotals | None) -> bool:
+    """Whether a scope's totals hold its days up to `sealed_through`."""
+    return totals is not None and bool(totals.sealed_through) and rollups.same_risk_free(totals)
+
+
+def _folded_all_time(totals: ScopeTotals | None, rows) -> tuple:
+    """(Trades, Returns) of a scope's whole history: its sealed totals and
+    `rows`, its days after them (all its days without usable totals)."""
+    if _sealed(totals):
+        return rollups.fold(rows, trades=stats.Trades.from_json(totals.trades),
+                            returns=stats.Returns.from_json(totals.returns))
+    return rollups.fold(rows)
+
+
 def _folded(scope: str, window: str, today: date | None):
     """(Trades, Returns) of a scope over the window."""
     if window == "all":
         totals = ScopeTotals.objects.filter(scope=scope).first()
-        if totals is not None and totals.sealed_through and rollups.same_risk_free(totals):
-            return rollups.fold(_rows(scope, totals.sealed_through + timedelta(days=1)),
-                                trades=stats.Trades.from_json(totals.trades),
-                                returns=stats.Returns.from_json(totals.returns))
+        return _folded_all_time(totals, _rows(scope, totals.sealed_through + timedelta(days=1)
+                                              if _sealed(totals) else None))
     return rollups.fold(_rows(scope, window_start(window, today)))
+
+
+def _figures(trades, returns) -> dict:
+    return {**stats.trade_figures(trades),
+            **stats.return_figures(returns, periods_per_year=settings.ANALYTICS_PERIODS_PER_YEAR)}
 
 
 def _money(figures: dict) -> dict:
@@ -113,8 +132,7 @@ def summary(*, subject: Subject, window: str, today: date | None = None) -> dict
     what they were computed from; a figure that cannot be honest is null
     and named in `insufficient`."""
     trades, returns = _folded(subject.scope.scope, window, today)
-    figures = {**stats.trade_figures(trades),
-               **stats.return_figures(returns, periods_per_year=settings.ANALYTICS_PERIODS_PER_YEAR)}
+    figures = _figures(trades, returns)
     return {**subject.describe(), "window": window, "currency": subject.currency, **settings_stated(),
             "days": returns.days, **_with_insufficient(_money(figures))}
 
@@ -252,11 +270,19 @@ def leaderboard(*, order: str = "sharpe", descending: bool = True) -> list[dict]
     """Every strategy with closed positions (at most LEADERBOARD_MAX, most
     recently active first), with its all-time figures, sorted by `order`;
     strategies whose figure is insufficient come last either way."""
-    scopes = (ScopeTotals.objects.filter(producer__isnull=False, instrument__isnull=True)
-              .select_related("producer", "producer__owner").order_by("-newest_day")[:LEADERBOARD_MAX])
+    scopes = list(ScopeTotals.objects.filter(producer__isnull=False, instrument__isnull=True)
+                  .select_related("producer", "producer__owner").order_by("-newest_day")[:LEADERBOARD_MAX])
+    # Every strategy's days after its sealed totals, in a few reads, not two a strategy.
+    days = defaultdict(list)
+    for part in chunks(scopes, LOOKUP_CHUNK // 2):  # two parameters a strategy
+        after = Q()
+        for totals in part:
+            after |= Q(scope=totals.scope, **({"day__gt": totals.sealed_through} if _sealed(totals) else {}))
+        for row in DailyRollup.objects.filter(after).order_by("day"):
+            days[row.scope].append(row)
     board = []
     for totals in scopes:
-        figures = summary(subject=subject_of(producer=totals.producer), window="all")
+        figures = _figures(*_folded_all_time(totals, days[totals.scope]))
         board.append({"producer": totals.producer, **{name: figures[name] for name in LEADERBOARD_FIGURES},
                       "insufficient": [name for name in LEADERBOARD_FIGURES if figures[name] is None]})
     present = sorted((row for row in board if row[order] is not None), key=lambda row: row[order],

@@ -60,7 +60,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
                     "created_at"]
     list_filter = ["status"]
     search_fields = ["endpoint__owner__username"]
-    list_select_related = ["endpoint", "event"]
+    list_select_related = ["endpoint__owner", "event"]  # the endpoint's name shows its owner
     inlines = [AttemptInline]
     fields = ["id", "endpoint", "event", "status", "attempts", "tries", "next_attempt_at", "lease_until",
               "last_status_code", "last_error", "created_at", "finished_at"]

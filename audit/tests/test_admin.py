@@ -74,3 +74,24 @@ def test_an_entry_reads_in_utc_with_its_meta_as_escaped_json(console, chain_of):
     assert '<pre>{\n  &quot;desk&quot;: &quot;Zürich&quot;,\n  &quot;reason&quot;: ' \
            '&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;\n}</pre>' in page
     assert "<script>alert(1)" not in page
+
+
+def test_a_year_out_of_range_in_the_date_hierarchy_is_not_a_server_error(console_of_errors):
+    """Django turns a ValueError of the date hierarchy into a bad lookup, but
+    datetime(10**22, 1, 1) raises OverflowError."""
+    assert console_of_errors.get(CHANGELIST, {"ts__year": "99999999999999999999999"}).status_code < 500
+
+
+@pytest.mark.parametrize("parameter", ["action", "status__exact", "actor_type__exact"])
+def test_a_nul_character_in_a_filter_is_a_400_not_a_server_error(console_of_errors, parameter):
+    """PostgreSQL refuses NUL in a text parameter when the query runs, after
+    the admin's checks of the lookups; the console refuses it first."""
+    assert console_of_errors.get(CHANGELIST, {parameter: "\x00"}).status_code == 400
+
+
+@pytest.fixture
+def console_of_errors(superuser):
+    """A console whose requests answer 500 instead of raising in the test."""
+    client = Client(raise_request_exception=False)
+    client.force_login(superuser)
+    return client

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -245,3 +246,28 @@ def test_changelist_queries_do_not_grow_with_the_rows(console, history, make_use
         trade(make_user(name), name=f"{name}-mt5")
     assert all(model.objects.count() >= 3 for model in models)
     assert {model: changelist_queries(console, model) for model in models} == before
+
+
+@pytest.fixture
+def console_after_a_trade(superuser, alice):
+    trade(alice)
+    client = Client(raise_request_exception=False)
+    client.force_login(superuser)
+    return client
+
+
+@pytest.mark.parametrize("path, parameter", [
+    ("order", "status"),  # the effective status filter: the dashboard links here
+    ("order", "side__exact"),
+    ("bridge", "currency"),
+    ("position", "status__exact"),
+    ("fill", "entry__exact"),
+    ("accountsnapshot", "currency"),
+    ("reconciliationitem", "kind__exact"),
+    ("accountstate", "mode__exact"),
+])
+def test_a_nul_character_in_a_filter_is_a_400_not_a_server_error(console_after_a_trade, path, parameter):
+    """PostgreSQL refuses NUL in a text parameter when the query runs, after
+    the admin's checks of the lookups: it was a 500 on every list with a text
+    filter. The console refuses it first, on either database."""
+    assert console_after_a_trade.get(f"/admin/execution/{path}/", {parameter: "\x00"}).status_code == 400
