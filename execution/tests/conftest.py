@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from approvals import services as approval_services
 from approvals.models import ConsentText
-from execution.models import AccountSnapshot, Bridge, Symbol
+from execution import services as execution_services
+from execution.models import AccountSnapshot, Bridge, Position, Symbol
 from signals.models import Instrument, Producer, Signal
 
 D = Decimal
@@ -117,3 +118,20 @@ def fill(fill_id, *, entry="in", volume="0.10", price="1.08450", side="buy", pos
             "volume": D(volume), "price": D(price), "time": time or timezone.now(),
             "commission": D(money.get("commission", "0")), "swap": D(money.get("swap", "0")),
             "profit": D(money.get("profit", "0"))}
+
+
+@pytest.fixture
+def user_close_executed(alice, bridge, specs, snapshot, place, settings):
+    """Alice's order filled 30 minutes ago (ticket 9001: buy 0.28 EURUSD,
+    stop 1.08100) and her close of it, which the bridge executed; its
+    closing fill is the test's to send. Returns (the position, the fill's time)."""
+    settings.MARKET_HOURS_DEFAULT = "always"
+    order = place(alice)
+    opened_at = timezone.now() - timedelta(minutes=30)
+    execution_services.record_fills(bridge=bridge, fills=[fill("a1", client_order_id=order.client_order_id, volume="0.28",
+                                                     time=opened_at)])
+    position = Position.objects.get()
+    command = execution_services.request_position_close(user=alice, position_id=str(position.pk))
+    execution_services.poll_commands(bridge=bridge)
+    execution_services.acknowledge_command(bridge=bridge, command_id=command.pk, status="executed", broker_ticket="9001")
+    return position, opened_at

@@ -268,19 +268,10 @@ def test_a_call_is_audited_entry_by_entry_in_one_segment_of_the_chain(alice, bri
     assert entries[4].meta == {"inserted": 3, "duplicates": 0, "fill_ids": ["s1", "s2", "s3"]}
 
 
-def test_a_ticket_opened_again_closes_with_its_own_reason_not_its_earlier_lifes(alice, bridge, specs, snapshot,
-                                                                                place, settings):
+def test_a_ticket_opened_again_closes_with_its_own_reason_not_its_earlier_lifes(bridge, user_close_executed):
     # The user's close of the ticket's first life executed long ago; the platform
     # asked nothing of its second life, which the broker stopped out.
-    settings.MARKET_HOURS_DEFAULT = "always"
-    order = place(alice)  # buy 0.28 EURUSD, stop 1.08100
-    t0 = timezone.now() - timedelta(minutes=30)
-    services.record_fills(bridge=bridge, fills=[fill("a1", client_order_id=order.client_order_id, volume="0.28",
-                                                     time=t0)])
-    position = Position.objects.get()
-    command = services.request_position_close(user=alice, position_id=str(position.pk))
-    services.poll_commands(bridge=bridge)
-    services.acknowledge_command(bridge=bridge, command_id=command.pk, status="executed", broker_ticket="9001")
+    position, t0 = user_close_executed
     services.record_fills(bridge=bridge, fills=[fill("a2", entry="out", side="sell", volume="0.28", price="1.08100",
                                                      profit="-98", time=t0 + timedelta(minutes=1))])
     position.refresh_from_db()
@@ -299,18 +290,10 @@ def test_a_ticket_opened_again_closes_with_its_own_reason_not_its_earlier_lifes(
 
 
 def test_a_ticket_closed_and_opened_again_in_one_fills_call_does_not_inherit_its_first_lifes_close(
-        alice, bridge, specs, snapshot, place, settings):
+        bridge, user_close_executed):
     # As the test above, but the bridge reports the first life's close and the
     # second life's open in one call (a batch, as bridges send).
-    settings.MARKET_HOURS_DEFAULT = "always"
-    order = place(alice)  # buy 0.28 EURUSD, stop 1.08100
-    t0 = timezone.now() - timedelta(minutes=30)
-    services.record_fills(bridge=bridge, fills=[fill("a1", client_order_id=order.client_order_id, volume="0.28",
-                                                     time=t0)])
-    position = Position.objects.get()
-    command = services.request_position_close(user=alice, position_id=str(position.pk))
-    services.poll_commands(bridge=bridge)
-    services.acknowledge_command(bridge=bridge, command_id=command.pk, status="executed", broker_ticket="9001")
+    position, t0 = user_close_executed
     services.record_fills(bridge=bridge, fills=[
         fill("a2", entry="out", side="sell", volume="0.28", price="1.08100", profit="-98",
              time=t0 + timedelta(minutes=1)),

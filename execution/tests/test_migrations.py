@@ -4,30 +4,20 @@ holding rows from before them."""
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from execution import services
-from execution.models import Position
 from execution.tests.conftest import fill
 
 
 @pytest.mark.django_db(transaction=True)
 def test_closes_of_positions_already_flat_before_the_upgrade_are_spent_by_the_migration(
-        alice, bridge, specs, snapshot, place, settings):
+        bridge, user_close_executed):
     # A ticket closed by the user before 0005_command_spent_at was applied, which the broker opens again after
     # it: its close must not decide the new life's close reason (nor count as the drawdown guard's close).
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
-    settings.MARKET_HOURS_DEFAULT = "always"
-    order = place(alice)  # buy 0.28 EURUSD, stop 1.08100
-    t0 = timezone.now() - timedelta(minutes=30)
-    services.record_fills(bridge=bridge, fills=[fill("a1", client_order_id=order.client_order_id, volume="0.28",
-                                                     time=t0)])
-    position = Position.objects.get()
-    command = services.request_position_close(user=alice, position_id=str(position.pk))
-    services.poll_commands(bridge=bridge)
-    services.acknowledge_command(bridge=bridge, command_id=command.pk, status="executed", broker_ticket="9001")
+    position, t0 = user_close_executed
     services.record_fills(bridge=bridge, fills=[fill("a2", entry="out", side="sell", volume="0.28", price="1.08100",
                                                      profit="-98", time=t0 + timedelta(minutes=1))])
     # The database as it was before the upgrade, then the upgrade.
