@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.test import override_settings
+from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from tests.fixtures import bearer
@@ -125,3 +126,14 @@ def test_small_budgets_are_counted_request_by_request(redis_calls, user_rate, al
     for _ in range(5):
         assert client.get(ME).status_code == 200
     assert [size for *_, size in calls] == [1] * 5
+
+
+def test_requests_without_credentials_from_one_ipv6_64_share_the_anonymous_budget(monkeypatch):
+    # One client holds a whole /64: counted by address, it would never meet the budget.
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, "anon": "2/min"})
+    statuses = [APIClient().post("/api/v1/auth/token/refresh/", {"refresh": "not-a-token"}, format="json",
+                                 REMOTE_ADDR=f"2001:db8:1:2::{n}").status_code for n in range(1, 4)]
+    assert statuses == [401, 401, 429]
+    other_network = APIClient().post("/api/v1/auth/token/refresh/", {"refresh": "not-a-token"}, format="json",
+                                     REMOTE_ADDR="2001:db8:1:3::1")
+    assert other_network.status_code == 401
