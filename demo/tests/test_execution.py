@@ -48,7 +48,9 @@ def test_load_demo_gives_the_account_a_history_its_performance_charts_draw():
 
     # The account made what the equity curve says over those days, one closed position a day, and its
     # newest snapshot is where the curve, and the paper bridge's starting balance, are.
-    closes = [point.balance for point in trader.equity_points.filter(time__hour=execution.CLOSE_HOUR)
+    # The curve's daily closes: on the hour (the snapshot load_demo records as the paper
+    # bridge's first report is a point of the curve too, at whatever minute it runs).
+    closes = [point.balance for point in trader.equity_points.filter(time__hour=execution.CLOSE_HOUR, time__minute=0)
               .order_by("-time")[:execution.HISTORY_DAYS]]
     # The snapshot the paper bridge would report on starting, recorded now, adds
     # today's (flat) return when the last close was on an earlier day.
