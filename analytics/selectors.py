@@ -90,9 +90,15 @@ def _sealed(totals: ScopeTotals | None) -> bool:
     return totals is not None and bool(totals.sealed_through) and rollups.same_risk_free(totals)
 
 
+def _days_after(totals: ScopeTotals | None) -> dict:
+    """The lookup of a scope's days its totals do not hold: those after
+    `sealed_through`, or all of them without usable totals."""
+    return {"day__gt": totals.sealed_through} if _sealed(totals) else {}
+
+
 def _folded_all_time(totals: ScopeTotals | None, rows) -> tuple:
     """(Trades, Returns) of a scope's whole history: its sealed totals and
-    `rows`, its days after them (all its days without usable totals)."""
+    `rows`, its days `_days_after` them."""
     if _sealed(totals):
         return rollups.fold(rows, trades=stats.Trades.from_json(totals.trades),
                             returns=stats.Returns.from_json(totals.returns))
@@ -103,8 +109,7 @@ def _folded(scope: str, window: str, today: date | None):
     """(Trades, Returns) of a scope over the window."""
     if window == "all":
         totals = ScopeTotals.objects.filter(scope=scope).first()
-        return _folded_all_time(totals, _rows(scope, totals.sealed_through + timedelta(days=1)
-                                              if _sealed(totals) else None))
+        return _folded_all_time(totals, DailyRollup.objects.filter(scope=scope, **_days_after(totals)).order_by("day"))
     return rollups.fold(_rows(scope, window_start(window, today)))
 
 
@@ -277,7 +282,7 @@ def leaderboard(*, order: str = "sharpe", descending: bool = True) -> list[dict]
     for part in chunks(scopes, LOOKUP_CHUNK // 2):  # two parameters a strategy
         after = Q()
         for totals in part:
-            after |= Q(scope=totals.scope, **({"day__gt": totals.sealed_through} if _sealed(totals) else {}))
+            after |= Q(scope=totals.scope, **_days_after(totals))
         for row in DailyRollup.objects.filter(after).order_by("day"):
             days[row.scope].append(row)
     board = []

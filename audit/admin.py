@@ -64,15 +64,15 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     # scan the whole log on every search.
     search_fields = ["=actor", "=target_id", "=request_id", "^action"]
     date_hierarchy = "ts"
-
-    def get_changelist(self, request, **kwargs):
-        return AuditChangeList
     ordering = ["-seq"]
     # Counting a log of millions of rows for the "n total" line is a full scan.
     show_full_result_count = False
     fields = ["seq", "ts", "action", "status", "actor_type", "actor", "target_type", "target_id", "ip",
               "user_agent", "request_id", "meta_formatted", "prev_hash", "hash"]
     readonly_fields = fields
+
+    def get_changelist(self, request, **kwargs):
+        return AuditChangeList
 
     @admin.display(description="meta")
     def meta_formatted(self, entry):

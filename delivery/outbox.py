@@ -7,9 +7,9 @@ however many rows it carries."""
 
 import json
 
+from django import dispatch
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django import dispatch
 from django.utils import timezone
 
 from approvals import events as approval_events

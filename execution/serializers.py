@@ -105,7 +105,8 @@ class AcknowledgementSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Command.ACK_STATUSES)
     broker_ticket = _optional_ticket()
     error = serializers.CharField(required=False, allow_null=True, allow_blank=True, default="",
-                                  help_text=f"Why the broker refused or failed it; kept up to {Command.ERROR_MAX} characters.")
+                                  help_text=f"Why the broker refused or failed it; kept up to {Command.ERROR_MAX} "
+                                            "characters.")
 
     def validate(self, attrs):
         return {**attrs, "broker_ticket": attrs["broker_ticket"] or None, "error": attrs["error"] or ""}

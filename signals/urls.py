@@ -4,7 +4,6 @@ from django.urls.converters import StringConverter
 from signals.views import ProducerViewSet, SignalExportView, SignalViewSet, SubscriptionViewSet
 
 
-
 class ProducerNameConverter(StringConverter):
     """A producer's name as a path segment: no NUL, which PostgreSQL cannot
     compare with (a name lookup with one was a 500; now no route: 404)."""

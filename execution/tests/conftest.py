@@ -128,10 +128,11 @@ def user_close_executed(alice, bridge, specs, snapshot, place, settings):
     settings.MARKET_HOURS_DEFAULT = "always"
     order = place(alice)
     opened_at = timezone.now() - timedelta(minutes=30)
-    execution_services.record_fills(bridge=bridge, fills=[fill("a1", client_order_id=order.client_order_id, volume="0.28",
-                                                     time=opened_at)])
+    execution_services.record_fills(bridge=bridge, fills=[
+        fill("a1", client_order_id=order.client_order_id, volume="0.28", time=opened_at)])
     position = Position.objects.get()
     command = execution_services.request_position_close(user=alice, position_id=str(position.pk))
     execution_services.poll_commands(bridge=bridge)
-    execution_services.acknowledge_command(bridge=bridge, command_id=command.pk, status="executed", broker_ticket="9001")
+    execution_services.acknowledge_command(bridge=bridge, command_id=command.pk, status="executed",
+                                           broker_ticket="9001")
     return position, opened_at
